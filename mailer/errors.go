@@ -1,0 +1,90 @@
+package mailer
+
+import (
+	"errors"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Error is a failed delivery. Code keeps the SMTP reply code (0 when there was none: a
+// refused or dropped connection, a timeout, a local problem).
+//
+// Only a 5xx reply to RCPT TO or to DATA is Permanent: the server refused this
+// recipient or this message. A 4xx reply, a dropped connection, or a failure before the
+// recipient was named (connect, TLS, AUTH, MAIL FROM) is temporary and says nothing
+// about the recipient, so it must never count as a bounce.
+type Error struct {
+	// Code is the SMTP reply code, or 0.
+	Code int
+	// Permanent is true when retrying this message to this recipient is pointless.
+	Permanent bool
+	// Recipient is true when the server replied about this recipient or message (RCPT
+	// TO or DATA); false when the connection or the session failed.
+	Recipient bool
+	// Reply is the server's reply text, if any.
+	Reply string
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return "mailer: delivery failed"
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether the delivery may succeed if tried again later.
+func (e *Error) Temporary() bool { return !e.Permanent }
+
+// classify turns what go-mail returned into an *Error.
+func classify(err error) *Error {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return &Error{Err: err}
+	}
+	code := se.ErrorCode()
+	recipient := se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPData || se.Reason == gomail.ErrSMTPDataClose
+	recipient = recipient && code >= 400 && code < 600
+	return &Error{
+		Code:      code,
+		Permanent: recipient && code >= 500,
+		Recipient: recipient,
+		Reply:     replyText(se),
+		Err:       err,
+	}
+}
+
+// replyText digs the server's words out of a SendError, which offers no accessor:
+// "SMTP RCPT TO failed: 550 5.1.1 no such user, affected recipient(s): ...".
+func replyText(se *gomail.SendError) string {
+	s := se.Error()
+	if _, after, ok := strings.Cut(s, ": "); ok {
+		s = after
+	}
+	if before, _, ok := strings.Cut(s, ", affected "); ok {
+		s = before
+	}
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}
+
+// IsPermanent reports whether err is a permanent delivery failure for its recipient.
+func IsPermanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Permanent
+}
+
+// ReplyCode returns the SMTP reply code carried by err, or 0.
+func ReplyCode(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
