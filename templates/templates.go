@@ -65,6 +65,7 @@ type Set struct {
 	confirmHTML *htmltemplate.Template
 	confirmText *texttemplate.Template
 	pages       map[string]*htmltemplate.Template
+	pageFiles   map[string]string // page name to the file it came from, for errors
 	stylesheet  []byte
 }
 
@@ -77,7 +78,11 @@ func Load(overrideDir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{pages: make(map[string]*htmltemplate.Template), stylesheet: src[fileStylesheet].body}
+	s := &Set{
+		pages:      make(map[string]*htmltemplate.Template),
+		pageFiles:  make(map[string]string),
+		stylesheet: src[fileStylesheet].body,
+	}
 	if s.issueHTML, err = parseHTML(src[fileIssueHTML]); err != nil {
 		return nil, err
 	}
@@ -104,6 +109,7 @@ func Load(overrideDir string) (*Set, error) {
 			return nil, fmt.Errorf("templates: %w", err)
 		}
 		s.pages[name] = t
+		s.pageFiles[name] = f.name
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -196,7 +202,7 @@ func (s *Set) Page(w io.Writer, name string, data any) error {
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
-		return fmt.Errorf("templates: page %s: %w", name, err)
+		return fmt.Errorf("templates: page %s (%s): %w", name, s.pageFiles[name], err)
 	}
 	_, err := buf.WriteTo(w)
 	return err
