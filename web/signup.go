@@ -114,6 +114,11 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if sub.Status != subscribers.StatusPending && sub.Status != subscribers.StatusActive {
+		// They left, bounced or complained since: only a new sign-up brings them back.
+		s.fail(w, r, ErrNotFound)
+		return
+	}
 	s.render(w, r, http.StatusOK, templates.PageConfirm, templates.ConfirmPage{
 		Site:        s.site(),
 		MaskedEmail: maskEmail(sub.Email),
@@ -136,13 +141,19 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	if changed {
 		s.log.Info("confirmed", slog.Int64("subscriber_id", id))
 	}
-	var masked string
-	if sub, err := s.cfg.Subscribers.Get(r.Context(), id); err == nil {
-		masked = maskEmail(sub.Email)
+	sub, err := s.cfg.Subscribers.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if sub.Status != subscribers.StatusActive {
+		// An old link of someone who has left since confirms nothing.
+		s.fail(w, r, ErrNotFound)
+		return
 	}
 	s.render(w, r, http.StatusOK, templates.PageConfirmed, templates.ConfirmedPage{
 		Site:        s.site(),
-		MaskedEmail: masked,
+		MaskedEmail: maskEmail(sub.Email),
 		ArchiveURL:  s.url("/archive"),
 	})
 }

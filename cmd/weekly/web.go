@@ -2,10 +2,176 @@ package main
 
 import (
 	"context"
-	"errors"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/backendweekly/weekly/mailer"
+	"github.com/backendweekly/weekly/subscribers"
+	"github.com/backendweekly/weekly/templates"
+	"github.com/backendweekly/weekly/web"
 )
 
-// cmdWeb is not built yet: see the open issue that delivers it.
+// cmdWeb runs the subscriber web server alone, until ctx ends (SIGINT or SIGTERM).
+// 'weekly serve' runs the same server (newWebServer) beside the scheduler.
 func cmdWeb(ctx context.Context, e *env, args []string) error {
-	return errors.New("web: not implemented yet")
+	var c config
+	fs := newFlagSet(e, "web", "web [--listen HOST:PORT] [--base-url URL]")
+	f := &flagEnv{fs: fs, getenv: e.getenv}
+	c.storeFlags(f)
+	c.contentFlags(f)
+	c.mailFlags(f)
+	c.webFlags(f)
+	var proxies string
+	f.str(&proxies, "trusted-proxies", "WEEKLY_TRUSTED_PROXIES", "",
+		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return helpOK(err)
+	}
+	if err := firstErr(f.err(), wantArgs(fs, pos, 0, 0, "no arguments"),
+		c.validateStore(), c.validateContent(), c.validateMail(), c.validateWeb()); err != nil {
+		return err
+	}
+	trusted, err := parseTrustedProxies(proxies)
+	if err != nil {
+		return err
+	}
+	log := c.newLogger(e)
+	db, err := openExisting(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	srv, closeMail, err := newWebServer(ctx, &c, db, log, trusted)
+	if err != nil {
+		return err
+	}
+	defer closeMail()
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("web: listen on %s: %w", c.Listen, err)
+	}
+	fmt.Fprintf(e.stdout, "Serving on http://%s (public URL %s). Stop with Ctrl-C.\n", ln.Addr(), c.BaseURL)
+	return srv.Run(ctx, ln)
+}
+
+// newWebServer builds the web server from validated content, mail and store settings.
+// The returned function closes the mailer's connections.
+func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, trusted []netip.Prefix) (*web.Server, func(), error) {
+	tokens, err := loadTokens(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := templates.Load(c.Templates)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := newWebMailer(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := web.New(web.Config{
+		DB:             db,
+		Subscribers:    subscribers.NewStore(db, time.Now),
+		Tokens:         tokens,
+		Archive:        web.NewArchive(db),
+		Pages:          set,
+		Mailer:         &confirmMailer{m: m, set: set, list: c.Name, home: c.BaseURL},
+		BaseURL:        c.BaseURL,
+		Name:           c.Name,
+		Location:       c.location,
+		Logger:         log,
+		TrustedProxies: trusted,
+	})
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return srv, func() { m.Close() }, nil
+}
+
+// newWebMailer returns the mailer the web server sends confirmation emails with.
+func newWebMailer(c *config) (*mailer.Mailer, error) {
+	mc := mailer.Config{
+		From:              c.From,
+		FromName:          c.Name,
+		UnsubscribeMailto: c.UnsubMailto,
+		Host:              c.SMTPHost,
+		Port:              c.SMTPPort,
+		TLS:               c.SMTPTLS,
+		Auth:              c.SMTPAuth,
+		Username:          c.SMTPUser,
+		Password:          c.SMTPPassword,
+		HELO:              c.HELO,
+		Timeout:           c.SMTPTimeout,
+		Concurrency:       2, // confirmations are rare; the send loop has its own mailer
+		Outbox:            c.Outbox,
+		DKIMDomain:        c.DKIMDomain,
+		DKIMSelector:      c.DKIMSelector,
+	}
+	if c.DKIMKeyFile != "" {
+		key, err := mailer.LoadDKIMKey(c.DKIMKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		mc.DKIMKey = key
+	}
+	return mailer.New(mc)
+}
+
+// confirmMailer sends the double opt-in email: web.Mailer over the mailer and the
+// confirmation templates.
+type confirmMailer struct {
+	m    *mailer.Mailer
+	set  *templates.Set
+	list string // the newsletter's name
+	home string // the public base URL
+}
+
+func (cm *confirmMailer) SendConfirmation(ctx context.Context, c web.Confirmation) error {
+	body, err := cm.set.RenderConfirmation(templates.Confirmation{
+		ListName:   cm.list,
+		HomeURL:    cm.home,
+		Name:       c.Name,
+		ConfirmURL: c.ConfirmURL,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = cm.m.Send(ctx, &mailer.Message{
+		To:             c.To,
+		ToName:         c.Name,
+		Subject:        "Confirm your subscription to " + cm.list,
+		Key:            fmt.Sprintf("confirm/sub-%06d", c.SubscriberID),
+		UnsubscribeURL: c.UnsubscribeURL,
+		Text:           body.WriteText,
+		HTML:           body.WriteHTML,
+	})
+	return err
+}
+
+// parseTrustedProxies reads a comma-separated list of addresses and CIDR ranges.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", f)}
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
