@@ -64,8 +64,21 @@ func (s *Store) Complain(ctx context.Context, id, issueID int64) (changed bool, 
 // Remove erases the subscriber with address email (in any letter case): the right to
 // be forgotten. Their status history stays, with no link to them, so the counts per
 // issue stay true; a schema trigger skips any delivery of theirs not yet sent.
+//
+// The row is overwritten with zeros (secure_delete), so once the write-ahead log has
+// been checkpointed, as SQLite does on its own, the address is gone from the database
+// file. Backups made before keep it.
 func (s *Store) Remove(ctx context.Context, email string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE email = ?`, strings.TrimSpace(email))
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("subscribers: remove: %w", err)
+	}
+	defer conn.Close()
+	// secure_delete is per connection; leaving it on for this pooled one is harmless.
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return fmt.Errorf("subscribers: remove: %w", err)
+	}
+	res, err := conn.ExecContext(ctx, `DELETE FROM subscribers WHERE email = ?`, strings.TrimSpace(email))
 	if err != nil {
 		return fmt.Errorf("subscribers: remove: %w", err)
 	}

@@ -47,7 +47,10 @@ func ValidateEmail(s string) (string, error) {
 	if len(local) > MaxLocalLen {
 		return "", invalidf("the part before the @ is longer than %d bytes", MaxLocalLen)
 	}
-	return s, checkDomain(domain)
+	if err := checkDomain(domain); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 func checkDomain(domain string) error {
