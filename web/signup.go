@@ -36,10 +36,6 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if !s.ipLimit.allow(s.clientIP(r)) {
-		s.fail(w, r, errRateLimited)
-		return
-	}
 	in := templates.SignupPage{
 		Site:   s.site(),
 		Action: s.url("/subscribe"),
@@ -51,7 +47,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.signupMistake(w, r, in, "Please enter a valid email address, such as ann@example.com.")
 		return
 	}
-	if !s.adLimit.allow(strings.ToLower(email)) {
+	if _, err := subscribers.ValidateName(in.Name); err != nil {
+		s.signupMistake(w, r, in, "Please check the name: it must fit on one line.")
+		return
+	}
+	// Mistakes above cost nothing and send nothing, so they are not counted.
+	if !s.ipLimit.allow(s.clientIP(r)) || !s.adLimit.allow(strings.ToLower(email)) {
 		s.fail(w, r, errRateLimited)
 		return
 	}
