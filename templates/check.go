@@ -20,9 +20,10 @@ var (
 			{Name: "Editor's picks", Items: []Item{{Kind: "link", Title: "A link", URL: "https://example.com/a", Note: "Why it matters."}}},
 			{Name: "Databases", Items: []Item{{Kind: "feed", Title: "A feed item", URL: "https://example.org/b", FeedName: "Example Blog", Excerpt: "<p>An <em>excerpt</em>.</p>"}}},
 		},
-		ArchiveURL: "https://weekly.example.com/issues/7",
-		HomeURL:    "https://weekly.example.com",
-		ListName:   "Backend Weekly",
+		ArchiveURL:    "https://weekly.example.com/archive/7",
+		PastIssuesURL: "https://weekly.example.com/archive",
+		HomeURL:       "https://weekly.example.com",
+		ListName:      "Backend Weekly",
 	}
 	pageSamples = map[string]any{
 		PageArchive: ArchivePage{Site: sampleSite, FeedURL: "https://weekly.example.com/feed.atom", SignupURL: "https://weekly.example.com/subscribe",

@@ -24,6 +24,8 @@ type Issue struct {
 	Sections []Section
 	// ArchiveURL is the address of this issue in the web archive.
 	ArchiveURL string
+	// PastIssuesURL is the address of the archive's index of all issues.
+	PastIssuesURL string
 	// HomeURL is the web server's public address (the archive index and sign-up
 	// form), with no trailing slash.
 	HomeURL string
@@ -122,6 +124,8 @@ type ArchiveIssuePage struct {
 	Issue Issue
 	// SignupURL is the sign-up form.
 	SignupURL string
+	// PastIssuesURL is the archive index; if empty, Issue.PastIssuesURL is used.
+	PastIssuesURL string
 }
 
 // UnsubscribePage is the data of the page an unsubscribe link opens

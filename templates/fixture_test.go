@@ -11,13 +11,14 @@ import (
 // the editor's notes, the rest feed items with excerpts, in four sections.
 func fixtureIssue(n int) Issue {
 	iss := Issue{
-		Number:     42,
-		Date:       time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600)),
-		Subject:    "Backend Weekly #42: Postgres 19 ships incremental sort for joins",
-		Intro:      "Welcome back. This week is heavy on databases: two deep dives into query planning, a look at how a large team retired its message queue, and a few smaller pieces worth your coffee.\n\nAs always, reply to this email if you have a link we should read.",
-		ArchiveURL: "https://weekly.example.com/issues/42",
-		HomeURL:    "https://weekly.example.com",
-		ListName:   "Backend Weekly",
+		Number:        42,
+		Date:          time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600)),
+		Subject:       "Backend Weekly #42: Postgres 19 ships incremental sort for joins",
+		Intro:         "Welcome back. This week is heavy on databases: two deep dives into query planning, a look at how a large team retired its message queue, and a few smaller pieces worth your coffee.\n\nAs always, reply to this email if you have a link we should read.",
+		ArchiveURL:    "https://weekly.example.com/archive/42",
+		PastIssuesURL: "https://weekly.example.com/archive",
+		HomeURL:       "https://weekly.example.com",
+		ListName:      "Backend Weekly",
 	}
 	sections := []string{"Editor's picks", "Databases", "Distributed systems", "Go and tooling"}
 	for s := range sections {
