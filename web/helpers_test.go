@@ -22,7 +22,7 @@ const testBase = "https://weekly.example.com"
 
 // fixture is a Server over a real SQLite database in t.TempDir().
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sql.DB
 	subs   *subscribers.Store
 	tokens *subscribers.Tokens
@@ -71,7 +71,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
+func newFixture(t testing.TB, edit ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "weekly.db"))
