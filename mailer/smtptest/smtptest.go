@@ -177,7 +177,8 @@ func (s *Server) DropDuringData(n int) {
 }
 
 // Delay makes the server wait d before answering each DATA, so a test can act while
-// messages are in flight.
+// messages are in flight. A message still in flight when Stop is called is lost, as
+// with a crashed server, so every message counted was also acknowledged.
 func (s *Server) Delay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
@@ -187,12 +188,13 @@ func (s *Server) Delay(d time.Duration) {
 type backend struct{ s *Server }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{s: b.s, conn: c}, nil
+	return &session{s: b.s, conn: c, srv: c.Server()}, nil
 }
 
 type session struct {
 	s    *Server
 	conn *smtp.Conn
+	srv  *smtp.Server // the incarnation this session belongs to
 	from string
 	to   []string
 }
@@ -246,8 +248,12 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != ss.srv {
+		// Stopped while this message was in flight: like a crashed server, lose it.
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down"}
+	}
 	s.msgs = append(s.msgs, Message{From: ss.from, To: append([]string(nil), ss.to...), Data: data})
-	s.mu.Unlock()
 	return nil
 }
 
