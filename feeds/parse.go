@@ -52,6 +52,9 @@ func parse(r io.Reader, feedURL string, fetchedAt time.Time, san *sanitizer) (do
 	if err != nil {
 		return document{}, fmt.Errorf("parse: %w", err)
 	}
+	if f.FeedType == "json" && f.FeedVersion == "" {
+		return document{}, ErrNotAFeed // some other JSON document
+	}
 	base, _ := url.Parse(feedURL)
 	site := base
 	if f.Link != "" && base != nil {
@@ -65,7 +68,7 @@ func parse(r io.Reader, feedURL string, fetchedAt time.Time, san *sanitizer) (do
 		if it == nil {
 			continue
 		}
-		e := normalise(it, base, site, fetchedAt, san)
+		e := normalise(it, site, fetchedAt, san)
 		if seen[e.Identity] {
 			continue
 		}
@@ -77,14 +80,15 @@ func parse(r io.Reader, feedURL string, fetchedAt time.Time, san *sanitizer) (do
 
 // normalise turns one gofeed item into an entry: identity, absolute normalised link,
 // plain-text title and author, sanitised summary, and a date no later than fetchedAt.
-func normalise(it *gofeed.Item, base, site *url.URL, fetchedAt time.Time, san *sanitizer) entry {
+// Relative links resolve against the feed's site link, else the feed's own URL.
+func normalise(it *gofeed.Item, site *url.URL, fetchedAt time.Time, san *sanitizer) entry {
 	var e entry
 	link := strings.TrimSpace(it.Link)
 	if link == "" && len(it.Links) > 0 {
 		link = strings.TrimSpace(it.Links[0])
 	}
 	if link != "" {
-		if n, err := links.Normalize(resolve(base, link)); err == nil {
+		if n, err := links.Normalize(resolve(site, link)); err == nil {
 			e.URL = n
 		}
 	}
