@@ -334,3 +334,25 @@ func (l *ledger) record(ctx context.Context, batch []*outcome) error {
 	}
 	return nil
 }
+
+// SendingIssues returns the issues left sending, oldest first: a send that was
+// stopped or crashed, for 'weekly digest send' or the daemon to resume.
+func SendingIssues(ctx context.Context, db *sql.DB) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id FROM issues WHERE status = 'sending' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("digest: sending issues: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("digest: sending issues: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("digest: sending issues: %w", err)
+	}
+	return ids, nil
+}

@@ -90,6 +90,8 @@ type Result struct {
 // Content is what a send needs from the rendered issue.
 type Content struct {
 	Personalize Personalizer // required
+	// Subject is the subject line (default: the issue's subject, else "Issue #N").
+	Subject string
 	// HTML and Text, if set, are frozen into the issue when sending starts, for the
 	// archive: the issue as its subscribers got it.
 	HTML, Text string
@@ -159,6 +161,9 @@ func (s *Sender) Send(ctx context.Context, issueID int64, c Content) (Result, er
 		return Result{IssueID: issueID, Finished: true, Counts: counts}, err
 	}
 	s.log.Info("send_start", slog.Int64("issue_id", issueID), slog.Int("number", info.number), slog.Int64("new_deliveries", created))
+	if c.Subject != "" {
+		info.subject = c.Subject
+	}
 	r := &run{s: s, l: l, info: info, content: c, gate: newGate(s.cfg.PauseBase, s.cfg.PauseMax)}
 	finished, err := r.do(ctx)
 
