@@ -30,8 +30,7 @@ type Archive interface {
 type ArchiveEntry struct {
 	Number  int
 	Subject string
-	Intro   string
-	SentAt  time.Time
+	SentAt  time.Time // when sending started: the date the email carries
 }
 
 // archiveLimit bounds the archive list; feedLimit the Atom feed.
@@ -73,6 +72,7 @@ func (s *Server) archiveIssue(w http.ResponseWriter, r *http.Request) {
 	}
 	is.Date = is.Date.In(s.cfg.Location)
 	is.ArchiveURL = s.issueURL(n)
+	is.PastIssuesURL = s.url("/archive")
 	is.HomeURL = s.base
 	is.ListName = s.cfg.Name
 	s.render(w, r, http.StatusOK, templates.PageArchiveIssue, templates.ArchiveIssuePage{
@@ -101,12 +101,11 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		}
 		u := s.issueURL(e.Number)
 		f.Items = append(f.Items, &feeds.Item{
-			Id:          u,
-			Title:       fmt.Sprintf("#%d: %s", e.Number, e.Subject),
-			Link:        &feeds.Link{Href: u},
-			Description: e.Intro,
-			Created:     e.SentAt,
-			Updated:     e.SentAt,
+			Id:      u,
+			Title:   fmt.Sprintf("#%d: %s", e.Number, e.Subject),
+			Link:    &feeds.Link{Href: u},
+			Created: e.SentAt,
+			Updated: e.SentAt,
 		})
 	}
 	if f.Updated.IsZero() {

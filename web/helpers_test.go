@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backendweekly/weekly/digest"
 	"github.com/backendweekly/weekly/store"
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/backendweekly/weekly/templates"
@@ -94,7 +95,7 @@ func newFixture(t testing.TB, edit ...func(*Config)) *fixture {
 		DB:          db,
 		Subscribers: f.subs,
 		Tokens:      f.tokens,
-		Archive:     NewArchive(db),
+		Archive:     NewArchive(digest.NewIssues(db, nil, digest.Config{})),
 		Pages:       set,
 		Mailer:      f.mail,
 		BaseURL:     testBase + "/",
@@ -147,12 +148,15 @@ func (f *fixture) get(id int64) subscribers.Subscriber {
 func (f *fixture) issue(n int, status string) int64 {
 	f.t.Helper()
 	ms := f.clock().UnixMilli()
-	var sentAt any
+	var started, sentAt any
+	if status == "sent" || status == "sending" {
+		started = ms
+	}
 	if status == "sent" {
 		sentAt = ms
 	}
-	res, err := f.db.Exec(`INSERT INTO issues (number, subject, intro, status, window_start, window_end, created_at, sent_at)
-		VALUES (?, ?, ?, ?, 0, ?, ?, ?)`, n, "Queues, logs and locks", "This week: three ways to lose data.", status, ms, ms, sentAt)
+	res, err := f.db.Exec(`INSERT INTO issues (number, subject, intro, status, window_start, window_end, created_at, send_started_at, sent_at)
+		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)`, n, "Queues, logs and locks", "This week: three ways to lose data.", status, ms, ms, started, sentAt)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"html"
 	"io"
 	"mime/multipart"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backendweekly/weekly/digest"
+	"github.com/backendweekly/weekly/templates"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -22,6 +25,7 @@ func TestRoutes(t *testing.T) {
 	sub := f.add("ann@example.com", "")
 	f.issue(1, "sent")
 	f.issue(2, "draft")
+	f.issue(3, "sending")
 	unsub := "/unsubscribe/" + f.tokens.Unsubscribe(sub.ID, 0)
 	confirm := "/confirm/" + f.tokens.Confirm(sub.ID, f.clock().Add(time.Hour))
 	for _, tc := range []struct {
@@ -37,7 +41,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/archive", 200, "text/html; charset=utf-8"},
 		{"GET", "/archive/1", 200, "text/html; charset=utf-8"},
 		{"GET", "/archive/2", 404, "text/html; charset=utf-8"}, // a draft is not public
-		{"GET", "/archive/3", 404, "text/html; charset=utf-8"},
+		{"GET", "/archive/3", 404, "text/html; charset=utf-8"}, // nor one still sending
+		{"GET", "/archive/4", 404, "text/html; charset=utf-8"},
 		{"GET", "/archive/01", 404, "text/html; charset=utf-8"},
 		{"GET", "/archive/-1", 404, "text/html; charset=utf-8"},
 		{"GET", "/archive/x", 404, "text/html; charset=utf-8"},
@@ -133,6 +138,46 @@ func TestArchive(t *testing.T) {
 		if strings.Contains(page, bad) {
 			t.Errorf("archive page contains %q:\n%s", bad, page)
 		}
+	}
+}
+
+// TestArchiveSaysWhatTheEmailSaid renders the email of an issue the way the send
+// does and checks that the archive page carries the same subject, intro and items.
+func TestArchiveSaysWhatTheEmailSaid(t *testing.T) {
+	f := newFixture(t)
+	f.issue(1, "sent")
+	iss, err := digest.NewIssues(f.db, nil, digest.Config{}).ByNumber(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := set.RenderIssue(iss.Template(digest.Site{ListName: "Backend Weekly", BaseURL: testBase}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var email strings.Builder
+	r.Personalize(templates.Personal{Name: "Ann", UnsubscribeURL: testBase + "/unsubscribe/x"}).WriteHTML(&email)
+	page := f.do("GET", "/archive/1", "", nil, "").Body.String()
+	for _, it := range iss.Items {
+		for _, s := range []string{html.EscapeString(it.Title), `href="` + it.URL + `"`, html.EscapeString(it.Note)} {
+			if !strings.Contains(email.String(), s) {
+				t.Fatalf("the email itself lacks %q; fix the test", s)
+			}
+			if !strings.Contains(page, s) {
+				t.Errorf("the email has %q and the archive page does not", s)
+			}
+		}
+	}
+	for _, s := range []string{iss.Subject, iss.Intro} {
+		if !strings.Contains(page, html.EscapeString(s)) {
+			t.Errorf("archive page lacks %q", s)
+		}
+	}
+	if strings.Contains(page, "Ann") {
+		t.Error("archive page carries the subscriber's name")
 	}
 }
 

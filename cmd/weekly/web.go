@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/backendweekly/weekly/digest"
 	"github.com/backendweekly/weekly/mailer"
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/backendweekly/weekly/templates"
@@ -79,7 +80,7 @@ func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, 
 		DB:             db,
 		Subscribers:    subscribers.NewStore(db, time.Now),
 		Tokens:         tokens,
-		Archive:        web.NewArchive(db),
+		Archive:        web.NewArchive(digest.NewIssues(db, time.Now, digest.Config{ListName: c.Name})),
 		Pages:          set,
 		Mailer:         &confirmMailer{m: m, set: set, list: c.Name, home: c.BaseURL},
 		BaseURL:        c.BaseURL,
