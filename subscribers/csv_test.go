@@ -279,3 +279,21 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkImport100k imports 100,000 new subscribers into a fresh database:
+//
+//	go test -run '^$' -bench Import100k -benchtime 3x ./subscribers/
+func BenchmarkImport100k(b *testing.B) {
+	const n = 100_000
+	file := generateCSV(n)
+	for b.Loop() {
+		b.StopTimer()
+		s, _, _ := newTestStore(b)
+		b.StartTimer()
+		rep, err := s.Import(context.Background(), bytes.NewReader(file), nil)
+		if err != nil || rep.Added != n {
+			b.Fatalf("Import(100k rows) = %d added, %v, want %d, nil", rep.Added, err, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -9,12 +9,19 @@ import (
 )
 
 // inTx runs fn in one transaction and commits it if fn succeeds.
+//
+// It turns on secure_delete for the connection first: an UPDATE that moves a row
+// leaves the old copy, with the address and name, in the page's free space unless
+// that is zeroed, and Remove could then not truly erase anyone.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("subscribers: %s: %w", op, err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return fmt.Errorf("subscribers: %s: %w", op, err)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -65,26 +72,21 @@ func (s *Store) Complain(ctx context.Context, id, issueID int64) (changed bool, 
 // be forgotten. Their status history stays, with no link to them, so the counts per
 // issue stay true; a schema trigger skips any delivery of theirs not yet sent.
 //
-// The row is overwritten with zeros (secure_delete), so once the write-ahead log has
-// been checkpointed, as SQLite does on its own, the address is gone from the database
-// file. Backups made before keep it.
+// The row, and any older copy of it left by updates, is overwritten with zeros
+// (secure_delete), so once the write-ahead log has been checkpointed, as SQLite does
+// on its own, the address is gone from the database file. Backups made before keep it.
 func (s *Store) Remove(ctx context.Context, email string) error {
-	conn, err := s.db.Conn(ctx)
+	var n int64
+	err := s.inTx(ctx, "remove", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE email = ?`, strings.TrimSpace(email))
+		if err != nil {
+			return fmt.Errorf("subscribers: remove: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("subscribers: remove: %w", err)
-	}
-	defer conn.Close()
-	// secure_delete is per connection; leaving it on for this pooled one is harmless.
-	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return fmt.Errorf("subscribers: remove: %w", err)
-	}
-	res, err := conn.ExecContext(ctx, `DELETE FROM subscribers WHERE email = ?`, strings.TrimSpace(email))
-	if err != nil {
-		return fmt.Errorf("subscribers: remove: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("subscribers: remove: %w", err)
+		return err
 	}
 	if n == 0 {
 		return ErrNotFound
