@@ -187,7 +187,7 @@ func (f *Fetcher) fetch(ctx context.Context, feed Feed, now time.Time) (fetched,
 	body := &capReader{r: resp.Body, left: f.cfg.MaxBody}
 	out.doc, err = f.parseBody(body, resp.Header.Get("Content-Type"), base, now)
 	if body.exceeded {
-		return fetched{}, fmt.Errorf("%w (%d MiB)", ErrTooLarge, f.cfg.MaxBody>>20)
+		return fetched{}, fmt.Errorf("%w (%s)", ErrTooLarge, size(f.cfg.MaxBody))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -287,4 +287,15 @@ func (c *capReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
+}
+
+// size formats a byte count for people.
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

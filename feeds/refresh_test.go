@@ -25,8 +25,8 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
 func newTestStore(t testing.TB) (*Store, *clock) {
@@ -241,10 +241,10 @@ func TestFetchFailures(t *testing.T) {
 		{"/empty", "empty body", Backoff(1)},
 		{"/broken", "parse:", Backoff(1)},
 		{"/slow", "timed out after 300ms", Backoff(1)},
-		{"/endless", "body larger than the limit (1 MiB)", Backoff(1)},
+		{"/endless", "body larger than the limit (64 KiB)", Backoff(1)},
 	}
 	s, _ := newTestStore(t)
-	f := newTestFetcher(FetcherConfig{Timeout: 300 * time.Millisecond, MaxBody: 1 << 20, Workers: 4})
+	f := newTestFetcher(FetcherConfig{Timeout: 300 * time.Millisecond, MaxBody: 64 << 10, Workers: 4})
 	var ids []int64
 	for _, tt := range tests {
 		ids = append(ids, addFeed(t, s, srv.URL+tt.path).ID)
