@@ -60,7 +60,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress func(done int)
 	if err != nil {
 		return rep, err
 	}
-	seen := make(map[string]int) // address folded as SQLite's NOCASE does -> first line
+	seen := make(map[string]int)
 	batch := make([]importRow, 0, importBatchSize)
 	flush := func() error {
 		if len(batch) > 0 {
@@ -88,23 +88,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress func(done int)
 		if err != nil {
 			return rep, fmt.Errorf("subscribers: import: read: %w", err)
 		}
-		if blank(rec) {
-			continue
-		}
-		rep.Rows++
 		line, _ := cr.FieldPos(0)
-		row, problem := cols.row(rec, line)
-		if problem != "" {
-			rep.Bad = append(rep.Bad, RowProblem{line, problem})
-			continue
+		if row, ok := rep.accept(rec, line, cols, seen); ok {
+			batch = append(batch, row)
 		}
-		key := foldASCII(row.email)
-		if first, ok := seen[key]; ok {
-			rep.Duplicates = append(rep.Duplicates, RowProblem{line, fmt.Sprintf("same address as line %d", first)})
-			continue
-		}
-		seen[key] = line
-		batch = append(batch, row)
 		if len(batch) == importBatchSize {
 			if err := flush(); err != nil {
 				return rep, err
@@ -112,6 +99,28 @@ func (s *Store) Import(ctx context.Context, r io.Reader, progress func(done int)
 		}
 	}
 	return rep, flush()
+}
+
+// accept checks the record at line and returns its row if it is valid and its
+// address is new to the file; otherwise it notes why not in rep. Blank records are
+// passed over. seen maps addresses, folded as SQLite's NOCASE does, to their first line.
+func (rep *ImportReport) accept(rec []string, line int, cols columns, seen map[string]int) (importRow, bool) {
+	if blank(rec) {
+		return importRow{}, false
+	}
+	rep.Rows++
+	row, problem := cols.row(rec, line)
+	if problem != "" {
+		rep.Bad = append(rep.Bad, RowProblem{line, problem})
+		return importRow{}, false
+	}
+	key := foldASCII(row.email)
+	if first, ok := seen[key]; ok {
+		rep.Duplicates = append(rep.Duplicates, RowProblem{line, fmt.Sprintf("same address as line %d", first)})
+		return importRow{}, false
+	}
+	seen[key] = line
+	return row, true
 }
 
 // skipBOM drops a UTF-8 byte order mark, which spreadsheet programs like to write.
@@ -212,61 +221,85 @@ func foldASCII(s string) string {
 
 // importBatch adds rows in one transaction and, once it commits, adds up the outcome in rep.
 func (s *Store) importBatch(ctx context.Context, rows []importRow, rep *ImportReport) error {
-	var (
-		added, unchanged int
-		skipped          []RowProblem
-	)
+	var out ImportReport
 	err := s.inTx(ctx, "import", func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, insertSQL)
+		st, err := prepareImport(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("subscribers: import: %w", err)
+			return err
 		}
-		defer ins.Close()
-		ev, err := tx.PrepareContext(ctx, eventSQL)
-		if err != nil {
-			return fmt.Errorf("subscribers: import: %w", err)
-		}
-		defer ev.Close()
-		look, err := tx.PrepareContext(ctx, `SELECT status FROM subscribers WHERE email = ?`)
-		if err != nil {
-			return fmt.Errorf("subscribers: import: %w", err)
-		}
-		defer look.Close()
+		defer st.close()
 		now := s.now().UnixMilli()
 		for _, r := range rows {
-			res, err := ins.ExecContext(ctx, r.email, r.name, StatusActive, now, now, SourceImport)
-			if err != nil {
+			if err := st.add(ctx, r, now, &out); err != nil {
 				return fmt.Errorf("subscribers: import line %d: %w", r.line, err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				id, err := res.LastInsertId()
-				if err == nil {
-					_, err = ev.ExecContext(ctx, id, StatusActive, SourceImport, nil, now)
-				}
-				if err != nil {
-					return fmt.Errorf("subscribers: import line %d: %w", r.line, err)
-				}
-				added++
-				continue
-			}
-			var st Status
-			if err := look.QueryRowContext(ctx, r.email).Scan(&st); err != nil {
-				return fmt.Errorf("subscribers: import line %d: %w", r.line, err)
-			}
-			if st == StatusActive || st == StatusPending {
-				unchanged++
-				continue
-			}
-			skipped = append(skipped, RowProblem{r.line, fmt.Sprintf("already on the list as %s: an import never re-subscribes anyone", st)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	rep.Added += added
-	rep.Unchanged += unchanged
-	rep.Skipped = append(rep.Skipped, skipped...)
+	rep.Added += out.Added
+	rep.Unchanged += out.Unchanged
+	rep.Skipped = append(rep.Skipped, out.Skipped...)
+	return nil
+}
+
+// importStmts are the statements an import batch runs for every row, prepared once
+// per transaction.
+type importStmts struct{ insert, event, status *sql.Stmt }
+
+func prepareImport(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
+	var st importStmts
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&st.insert, insertSQL}, {&st.event, eventSQL}, {&st.status, `SELECT status FROM subscribers WHERE email = ?`}} {
+		var err error
+		if *p.stmt, err = tx.PrepareContext(ctx, p.query); err != nil {
+			st.close()
+			return nil, fmt.Errorf("subscribers: import: %w", err)
+		}
+	}
+	return &st, nil
+}
+
+func (st *importStmts) close() {
+	for _, s := range []*sql.Stmt{st.insert, st.event, st.status} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// add inserts r as active unless the address is taken, and counts the outcome in out.
+func (st *importStmts) add(ctx context.Context, r importRow, now int64, out *ImportReport) error {
+	res, err := st.insert.ExecContext(ctx, r.email, r.name, StatusActive, now, now, SourceImport)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		id, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		out.Added++
+		_, err = st.event.ExecContext(ctx, id, StatusActive, SourceImport, nil, now)
+		return err
+	}
+	var status Status
+	if err := st.status.QueryRowContext(ctx, r.email).Scan(&status); err != nil {
+		return err
+	}
+	if status == StatusActive || status == StatusPending {
+		out.Unchanged++
+		return nil
+	}
+	out.Skipped = append(out.Skipped, RowProblem{r.line, fmt.Sprintf("already on the list as %s: an import never re-subscribes anyone", status)})
 	return nil
 }
 
