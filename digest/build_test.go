@@ -37,7 +37,7 @@ func TestBuildChoosesAndOrdersItems(t *testing.T) {
 		"3 Databases: Two", "4 Databases: a1", "5 Databases: a2", "6 Databases: a4", "7 Databases: a5", "8 Databases: a6",
 		"9 From around the web: b1", "10 From around the web: b2",
 	}
-	if diff := cmp.Diff(want, titles(iss)); diff != "" {
+	if diff := cmp.Diff(want, issueTitles(iss)); diff != "" {
 		t.Errorf("Build() items mismatch (-want +got):\n%s", diff)
 	}
 	if iss.Number != 1 || iss.Status != StatusDraft {
@@ -82,7 +82,7 @@ func TestBuildCapsItems(t *testing.T) {
 	f.clock = f.clock.Add(time.Minute)
 	want := []string{"1 Editor's picks: https://a.example/1", "2 Editor's picks: https://a.example/2",
 		"3 Editor's picks: https://a.example/3", "4 From around the web: a"}
-	if diff := cmp.Diff(want, titles(f.build())); diff != "" {
+	if diff := cmp.Diff(want, issueTitles(f.build())); diff != "" {
 		t.Errorf("Build() with MaxItems 4 mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -106,7 +106,7 @@ func TestNextIssueStartsWhereTheLastEnded(t *testing.T) {
 	second := f.build()
 
 	want := []string{"1 Editor's picks: Link two", "2 From around the web: two"}
-	if diff := cmp.Diff(want, titles(second)); diff != "" {
+	if diff := cmp.Diff(want, issueTitles(second)); diff != "" {
 		t.Errorf("second Build() mismatch (-want +got):\n%s", diff)
 	}
 	if second.Number != 2 || !second.WindowStart.Equal(first.WindowEnd) {
@@ -141,7 +141,7 @@ func TestRebuildKeepsEditsAndDrops(t *testing.T) {
 		t.Errorf("rebuild: subject %q (set %v), intro %q; want the edits kept", again.Subject, again.SubjectSet, again.Intro)
 	}
 	want := []string{"1 Editor's picks: One", "2 Editor's picks: Three"}
-	if diff := cmp.Diff(want, titles(again)); diff != "" {
+	if diff := cmp.Diff(want, issueTitles(again)); diff != "" {
 		t.Errorf("rebuild brought back dropped items or lost new ones (-want +got):\n%s", diff)
 	}
 }
@@ -206,7 +206,7 @@ func TestWithoutDraft(t *testing.T) {
 		"Edit":       func() error { _, err := f.issues.Edit(f.ctx, EditParams{Subject: &s}); return err },
 		"DropItems":  func() error { _, err := f.issues.DropItems(f.ctx, 1); return err },
 		"Cancel":     func() error { _, err := f.issues.Cancel(f.ctx, false); return err },
-		"ByNumber 1": func() error { _, err := f.issues.ByNumber(f.ctx, 1); return ignore(err, ErrNotFound) },
+		"ByNumber 1": func() error { _, err := f.issues.ByNumber(f.ctx, 1); return notFoundAsNoDraft(err, ErrNotFound) },
 	} {
 		if err := call(); !errors.Is(err, ErrNoDraft) {
 			t.Errorf("%s with no draft = %v, want ErrNoDraft", name, err)
@@ -214,8 +214,8 @@ func TestWithoutDraft(t *testing.T) {
 	}
 }
 
-// ignore maps target to ErrNoDraft so one table can check both sentinels.
-func ignore(err, target error) error {
+// notFoundAsNoDraft maps target to ErrNoDraft so one table can check both sentinels.
+func notFoundAsNoDraft(err, target error) error {
 	if errors.Is(err, target) {
 		return ErrNoDraft
 	}

@@ -118,8 +118,8 @@ func (f *issuesFixture) build() Issue {
 	return iss
 }
 
-// titles lists an issue's items as "position section: title".
-func titles(iss Issue) []string {
+// issueTitles lists an issue's items as "position section: title".
+func issueTitles(iss Issue) []string {
 	var out []string
 	for _, it := range iss.Items {
 		out = append(out, fmt.Sprintf("%d %s: %s", it.Position, it.Section, it.Title))

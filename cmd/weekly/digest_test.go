@@ -51,9 +51,9 @@ func newDigestCLI(t *testing.T) *cli {
 	return c
 }
 
-// usageFails runs args and fails the test unless they fail with a one-line usage
+// failsWithUsage runs args and fails the test unless they fail with a one-line usage
 // error containing want.
-func (c *cli) usageFails(want string, args ...string) {
+func (c *cli) failsWithUsage(want string, args ...string) {
 	c.t.Helper()
 	_, _, err := c.run("", args...)
 	var ue usageError
@@ -62,7 +62,7 @@ func (c *cli) usageFails(want string, args ...string) {
 	}
 }
 
-func mustContain(t *testing.T, what, got string, wants ...string) {
+func outputHas(t *testing.T, what, got string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
 		if !strings.Contains(got, w) {
@@ -73,46 +73,46 @@ func mustContain(t *testing.T, what, got string, wants ...string) {
 
 func TestDigestCommands(t *testing.T) {
 	c := newDigestCLI(t)
-	c.usageFails("run 'weekly digest build' first", "digest", "show")
-	c.usageFails("run 'weekly digest build' first", "digest", "preview")
+	c.failsWithUsage("run 'weekly digest build' first", "digest", "show")
+	c.failsWithUsage("run 'weekly digest build' first", "digest", "preview")
 
 	out := c.ok("digest", "build")
-	mustContain(t, "digest build", out, "Draft issue #1: 4 items (3 queued links, 1 from feeds)", "Subject: Backend Weekly #1: Queues in SQLite")
+	outputHas(t, "digest build", out, "Draft issue #1: 4 items (3 queued links, 1 from feeds)", "Subject: Backend Weekly #1: Queues in SQLite")
 
 	out = c.ok("digest", "show")
-	mustContain(t, "digest show", out, "Editor's picks\n   1. Queues in SQLite", "Note: Worth a read.",
+	outputHas(t, "digest show", out, "Editor's picks\n   1. Queues in SQLite", "Note: Worth a read.",
 		"Databases\n   3. Connection pools", "4. A post from a feed  [Example Blog]", "Its summary.")
 
 	out = c.ok("digest", "edit", "--subject", "Queues, pools and retries")
-	mustContain(t, "digest edit", out, "Subject: Queues, pools and retries\n")
+	outputHas(t, "digest edit", out, "Subject: Queues, pools and retries\n")
 	out, _, err := c.run("First paragraph.\n\nSecond one.", "digest", "edit", "--intro", "-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "digest edit --intro -", out, "Intro:\n  First paragraph.\n  \n  Second one.")
-	c.usageFails("must be one line", "digest", "edit", "--subject", "two\nlines")
-	c.usageFails("nothing to change", "digest", "edit")
+	outputHas(t, "digest edit --intro -", out, "Intro:\n  First paragraph.\n  \n  Second one.")
+	c.failsWithUsage("must be one line", "digest", "edit", "--subject", "two\nlines")
+	c.failsWithUsage("nothing to change", "digest", "edit")
 
 	out = c.ok("digest", "drop", "3")
-	mustContain(t, "digest drop", out, "Dropped 1 item(s) from draft issue #1, which has 3 left")
-	c.usageFails("the draft has no item 3", "digest", "drop", "3")
-	c.usageFails(`"x" is not an item number`, "digest", "drop", "x")
-	c.usageFails("expected one or more item numbers", "digest", "drop")
+	outputHas(t, "digest drop", out, "Dropped 1 item(s) from draft issue #1, which has 3 left")
+	c.failsWithUsage("the draft has no item 3", "digest", "drop", "3")
+	c.failsWithUsage(`"x" is not an item number`, "digest", "drop", "x")
+	c.failsWithUsage("expected one or more item numbers", "digest", "drop")
 
 	file := filepath.Join(t.TempDir(), "issue.html")
 	out = c.ok("digest", "preview", "--out", file, "--name", "Ada")
-	mustContain(t, "digest preview --out", out, "Wrote the HTML of draft issue #1")
+	outputHas(t, "digest preview --out", out, "Wrote the HTML of draft issue #1")
 	html, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "preview HTML", string(html), "<title>Queues, pools and retries</title>", "Hi Ada,",
+	outputHas(t, "preview HTML", string(html), "<title>Queues, pools and retries</title>", "Hi Ada,",
 		`href="https://weekly.example.com/unsubscribe/preview"`, `href="https://weekly.example.com/archive/1"`, "First paragraph.")
 	if strings.Contains(string(html), "<script") || strings.Contains(string(html), "Connection pools") {
 		t.Error("preview HTML carries the feed's script or the dropped item")
 	}
 	text := c.ok("digest", "preview", "--text")
-	mustContain(t, "preview text", text, "Hello,", "* Queues in SQLite\n  https://a.example/queues\n  Worth a read.",
+	outputHas(t, "preview text", text, "Hello,", "* Queues in SQLite\n  https://a.example/queues\n  Worth a read.",
 		"Unsubscribe with one click:\nhttps://weekly.example.com/unsubscribe/preview")
 
 	var iss digest.Issue
@@ -120,21 +120,21 @@ func TestDigestCommands(t *testing.T) {
 		t.Errorf("digest show --json = #%d with %d items, %v; want #1 with 3", iss.Number, len(iss.Items), err)
 	}
 
-	mustContain(t, "digest cancel", c.ok("digest", "cancel"), "Cancelled issue #1")
-	c.usageFails("no draft to cancel", "digest", "cancel")
-	c.usageFails("no issue is being sent", "digest", "cancel", "--sending")
+	outputHas(t, "digest cancel", c.ok("digest", "cancel"), "Cancelled issue #1")
+	c.failsWithUsage("no draft to cancel", "digest", "cancel")
+	c.failsWithUsage("no issue is being sent", "digest", "cancel", "--sending")
 }
 
 func TestDigestSendIsWired(t *testing.T) {
 	c := newCLI(t)
 	out := c.ok("digest", "--help")
-	mustContain(t, "digest --help", out, "build", "show", "edit", "drop", "cancel", "preview", "send")
-	mustContain(t, "digest send --help", c.ok("digest", "send", "--help"), "Usage: weekly digest send")
+	outputHas(t, "digest --help", out, "build", "show", "edit", "drop", "cancel", "preview", "send")
+	outputHas(t, "digest send --help", c.ok("digest", "send", "--help"), "Usage: weekly digest send")
 }
 
 func TestIssuesCommands(t *testing.T) {
 	c := newDigestCLI(t)
-	mustContain(t, "issues list", c.ok("issues", "list"), "No issue has been sent yet.")
+	outputHas(t, "issues list", c.ok("issues", "list"), "No issue has been sent yet.")
 	if got := strings.TrimSpace(c.ok("issues", "list", "--json")); got != "[]" {
 		t.Errorf("issues list --json with none = %q, want []", got)
 	}
@@ -158,7 +158,7 @@ func TestIssuesCommands(t *testing.T) {
 	}
 	c.env["WEEKLY_TIMEZONE"] = "Europe/Berlin"
 	out := c.ok("issues", "list")
-	mustContain(t, "issues list", out, "DELIVERED", "2026-03-02 10:00", "sent", "1/2", "Backend Weekly #1: Queues in SQLite")
+	outputHas(t, "issues list", out, "DELIVERED", "2026-03-02 10:00", "sent", "1/2", "Backend Weekly #1: Queues in SQLite")
 
 	var list []digest.Summary
 	if err := json.Unmarshal([]byte(c.ok("issues", "list", "--json")), &list); err != nil || len(list) != 1 ||
@@ -166,7 +166,7 @@ func TestIssuesCommands(t *testing.T) {
 		t.Errorf("issues list --json = %+v, %v; want issue #1 with 4 items, 1 sent, 1 failed, 1 unsubscribed", list, err)
 	}
 	out = c.ok("issues", "show", "1")
-	mustContain(t, "issues show 1", out, "Issue #1 (sent), 4 items", "Sent: 2026-03-02 10:00 CET",
+	outputHas(t, "issues show 1", out, "Issue #1 (sent), 4 items", "Sent: 2026-03-02 10:00 CET",
 		"Deliveries: 2 recipients, 1 sent, 1 failed", "1 unsubscribed")
 	var shown struct {
 		Number int
@@ -175,7 +175,7 @@ func TestIssuesCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.ok("issues", "show", "1", "--json")), &shown); err != nil || shown.Number != 1 || shown.Counts.Sent != 1 {
 		t.Errorf("issues show 1 --json = %+v, %v; want #1 with 1 sent", shown, err)
 	}
-	c.usageFails("there is no issue #9", "issues", "show", "9")
-	c.usageFails(`"x" is not an issue number`, "issues", "show", "x")
-	c.usageFails("expected one issue number", "issues", "show")
+	c.failsWithUsage("there is no issue #9", "issues", "show", "9")
+	c.failsWithUsage(`"x" is not an issue number`, "issues", "show", "x")
+	c.failsWithUsage("expected one issue number", "issues", "show")
 }
