@@ -310,7 +310,11 @@ func printIssue(w io.Writer, iss digest.Issue, loc *time.Location) {
 		fmt.Fprintf(w, "Intro:\n  %s\n", strings.ReplaceAll(iss.Intro, "\n", "\n  "))
 	}
 	const layout = "2006-01-02 15:04 MST"
-	fmt.Fprintf(w, "Feed items first seen from %s to %s\n", iss.WindowStart.In(loc).Format(layout), iss.WindowEnd.In(loc).Format(layout))
+	if iss.WindowStart.UnixMilli() == 0 {
+		fmt.Fprintf(w, "Feed items first seen before %s\n", iss.WindowEnd.In(loc).Format(layout))
+	} else {
+		fmt.Fprintf(w, "Feed items first seen from %s to %s\n", iss.WindowStart.In(loc).Format(layout), iss.WindowEnd.In(loc).Format(layout))
+	}
 	if !iss.SentAt.IsZero() {
 		fmt.Fprintf(w, "Sent: %s\n", iss.SentAt.In(loc).Format(layout))
 	} else if !iss.SendStartedAt.IsZero() {
