@@ -49,7 +49,8 @@ type Result struct {
 // stores their new items. With ids it fetches those feeds now, whatever their
 // back-off; without, every feed that is due. A feed that fails is recorded with its
 // error and backed off; it never stops the others. The error is non-nil only if
-// an ID is unknown or the database fails.
+// an ID is unknown or the database fails. Fetch failures are reported in the
+// Results (and logged at debug level only): the caller shows or logs them.
 func (s *Store) Refresh(ctx context.Context, f *Fetcher, ids ...int64) ([]Result, error) {
 	var list []Feed
 	if len(ids) == 0 {
@@ -103,7 +104,7 @@ func (s *Store) refreshOne(ctx context.Context, f *Fetcher, fd Feed) (Result, er
 			wait = max(wait, se.retryAfter)
 		}
 		r.NextFetchAt = now.Add(wait).Truncate(time.Millisecond)
-		f.log.Warn("feed_fetch_failed", "feed_id", fd.ID, "failures", r.Failures, "next_fetch_at", r.NextFetchAt, "err", err)
+		f.log.Debug("feed_fetch_failed", "feed_id", fd.ID, "failures", r.Failures, "next_fetch_at", r.NextFetchAt, "err", err)
 		return r, s.recordFailure(ctx, fd.ID, now, r.NextFetchAt, r.Failures, err)
 	}
 	r.NotModified, r.MovedTo, r.Items, r.NextFetchAt = got.notModified, got.movedTo, len(got.doc.Items), now.Truncate(time.Millisecond)
