@@ -132,16 +132,36 @@ func (r *Rendered) Personalize(p Personal) Body {
 	if p.Name == "" {
 		v = &r.anon
 	}
-	name, unsub := oneLine(p.Name), oneLine(p.UnsubscribeURL)
-	if !safeURL(unsub) {
-		unsub = "#"
+	b := Body{html: v.html, text: v.text}
+	b.textName, b.htmlName = personal(p.Name)
+	b.textUnsub, b.htmlUnsub = personal(p.UnsubscribeURL)
+	if !safeURL(b.textUnsub) {
+		b.textUnsub, b.htmlUnsub = "#", "#"
 	}
-	return Body{
-		html: v.html, text: v.text,
-		htmlName: html.EscapeString(name), htmlUnsub: html.EscapeString(unsub),
-		textName: name, textUnsub: unsub,
-	}
+	return b
 }
+
+// personal returns v without control characters, for the text part, and that
+// escaped for HTML. Most values are plain ASCII and come back as they are, checked
+// in one pass.
+func personal(v string) (text, escaped string) {
+	for i := 0; i < len(v); i++ {
+		if special[v[i]] {
+			text = oneLine(v)
+			return text, html.EscapeString(text)
+		}
+	}
+	return v, v
+}
+
+// special marks the bytes personal must look at more closely: control characters,
+// the characters HTML escapes, and every byte of a non-ASCII rune.
+var special = func() (t [256]bool) {
+	for b := range 256 {
+		t[b] = b < 0x20 || b >= 0x7f || strings.IndexByte(`&'<>"`, byte(b)) >= 0
+	}
+	return t
+}()
 
 // oneLine removes control characters, allocating only when there are some.
 func oneLine(s string) string {
