@@ -56,7 +56,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errRateLimited)
 		return
 	}
-	sub, send, err := s.cfg.Subscribers.SignUp(r.Context(), email, in.Name)
+	var sub subscribers.Subscriber
+	var send bool
+	err = s.write(r.Context(), func() (err error) {
+		sub, send, err = s.cfg.Subscribers.SignUp(r.Context(), email, in.Name)
+		return err
+	})
 	if errors.Is(err, subscribers.ErrInvalid) {
 		s.signupMistake(w, r, in, "Please check the name: it must fit on one line.")
 		return
@@ -134,7 +139,11 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	changed, err := s.cfg.Subscribers.Confirm(r.Context(), id)
+	var changed bool
+	err = s.write(r.Context(), func() (err error) {
+		changed, err = s.cfg.Subscribers.Confirm(r.Context(), id)
+		return err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"mime"
@@ -54,24 +55,42 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if oneClick {
 		source = subscribers.SourceOneClick
 	}
-	changed, err := s.cfg.Subscribers.Unsubscribe(r.Context(), id, source, issueID)
+	// A plain read first: in WAL mode it takes no lock, so a repeated POST (mail
+	// providers retry, people click twice) never waits for the write lock.
+	sub, err := s.cfg.Subscribers.Get(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if sub.Status == subscribers.StatusActive || sub.Status == subscribers.StatusPending {
+		if err := s.unsubscribeOnce(r.Context(), id, source, issueID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, templates.PageUnsubscribed, templates.UnsubscribedPage{
+		Site:        s.site(),
+		MaskedEmail: maskEmail(sub.Email),
+		SignupURL:   s.url("/subscribe"),
+	})
+}
+
+// unsubscribeOnce makes the change through the store, which checks the status again
+// inside its transaction.
+func (s *Server) unsubscribeOnce(ctx context.Context, id int64, source subscribers.Source, issueID int64) error {
+	var changed bool
+	err := s.write(ctx, func() (err error) {
+		changed, err = s.cfg.Subscribers.Unsubscribe(ctx, id, source, issueID)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if changed {
 		s.log.Info("unsubscribed", slog.Int64("subscriber_id", id), slog.Int64("issue_id", issueID),
 			slog.String("source", string(source)))
 	}
-	var masked string
-	if sub, err := s.cfg.Subscribers.Get(r.Context(), id); err == nil {
-		masked = maskEmail(sub.Email)
-	}
-	s.render(w, r, http.StatusOK, templates.PageUnsubscribed, templates.UnsubscribedPage{
-		Site:        s.site(),
-		MaskedEmail: masked,
-		SignupURL:   s.url("/subscribe"),
-	})
+	return nil
 }
 
 // isOneClick reports whether r's body is the RFC 8058 one-click body. Mail providers
