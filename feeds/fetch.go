@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/html/charset"
 )
 
 // Fetcher defaults, used for zero values in FetcherConfig.
@@ -153,19 +156,7 @@ func (f *Fetcher) fetch(ctx context.Context, feed Feed, now time.Time) (fetched,
 	defer release()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feed.URL, nil)
-	if err != nil {
-		return fetched{}, err
-	}
-	req.Header.Set("User-Agent", f.cfg.UserAgent)
-	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
-	if feed.ETag != "" {
-		req.Header.Set("If-None-Match", feed.ETag)
-	}
-	if feed.LastModified != "" {
-		req.Header.Set("If-Modified-Since", feed.LastModified)
-	}
-	resp, err := f.client.Do(req)
+	resp, err := f.get(ctx, feed)
 	if err != nil {
 		return fetched{}, f.netError(ctx, err)
 	}
@@ -198,14 +189,39 @@ func (f *Fetcher) fetch(ctx context.Context, feed Feed, now time.Time) (fetched,
 	return out, nil
 }
 
-func (f *Fetcher) parseBody(r io.Reader, contentType, base string, now time.Time) (document, error) {
-	br := bufio.NewReader(r)
+// get sends the conditional GET for feed.
+func (f *Fetcher) get(ctx context.Context, feed Feed) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, feed.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", f.cfg.UserAgent)
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
+	if feed.ETag != "" {
+		req.Header.Set("If-None-Match", feed.ETag)
+	}
+	if feed.LastModified != "" {
+		req.Header.Set("If-Modified-Since", feed.LastModified)
+	}
+	return f.client.Do(req)
+}
+
+// parseBody checks for an empty body, applies a charset named only in the
+// Content-Type header, and parses.
+func (f *Fetcher) parseBody(body io.Reader, contentType, base string, now time.Time) (document, error) {
+	br := bufio.NewReader(body)
 	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
 		return document{}, errors.New("empty body")
 	} else if err != nil {
 		return document{}, err
 	}
-	doc, err := parse(br, base, now, f.san)
+	var r io.Reader = br
+	if cs := headerCharset(contentType, br); cs != "" {
+		if cr, err := charset.NewReaderLabel(cs, br); err == nil {
+			r = cr
+		}
+	}
+	doc, err := parse(r, base, now, f.san)
 	if errors.Is(err, ErrNotAFeed) {
 		mt, _, _ := mime.ParseMediaType(contentType)
 		if mt == "" {
@@ -214,6 +230,26 @@ func (f *Fetcher) parseBody(r io.Reader, contentType, base string, now time.Time
 		return document{}, fmt.Errorf("%w (got %s)", ErrNotAFeed, mt)
 	}
 	return doc, err
+}
+
+// headerCharset returns the charset named in the Content-Type header when the body
+// must be converted by us: not UTF-8, and an XML body that names no encoding of its
+// own in its declaration (which the XML decoder would honour).
+func headerCharset(contentType string, br *bufio.Reader) string {
+	_, params, _ := mime.ParseMediaType(contentType)
+	cs := strings.ToLower(strings.TrimSpace(params["charset"]))
+	if cs == "" || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" {
+		return ""
+	}
+	head, _ := br.Peek(256)
+	head = bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if bytes.HasPrefix(head, []byte("<?xml")) {
+		decl, _, _ := bytes.Cut(head, []byte("?>"))
+		if bytes.Contains(decl, []byte("encoding")) {
+			return ""
+		}
+	}
+	return cs
 }
 
 // netError names a timeout as one rather than as a wrapped context error.

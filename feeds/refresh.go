@@ -59,7 +59,12 @@ func (s *Store) Refresh(ctx context.Context, f *Fetcher, ids ...int64) ([]Result
 			return nil, err
 		}
 	}
+	asked := make(map[int64]bool, len(ids))
 	for _, id := range ids {
+		if asked[id] {
+			continue
+		}
+		asked[id] = true
 		fd, err := s.Get(ctx, id)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -405,5 +406,26 @@ func TestFeedStore(t *testing.T) {
 	}
 	if err := s.Remove(ctx, fd.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Remove = %v, want ErrNotFound", err)
+	}
+}
+
+// TestHeaderCharset serves ISO-8859-1 named only in the Content-Type header, and the
+// fixture that names it in its XML declaration with a contradicting header.
+func TestHeaderCharset(t *testing.T) {
+	latin1 := fixture(t, "latin1.xml")
+	noDecl := latin1[bytes.Index(latin1, []byte("?>"))+2:]
+	mux := http.NewServeMux()
+	mux.HandleFunc("/header-only", body(noDecl, "application/rss+xml; charset=ISO-8859-1", ""))
+	mux.HandleFunc("/declared", body(latin1, "text/xml; charset=windows-1252", ""))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	s, _ := newTestStore(t)
+	f := newTestFetcher(FetcherConfig{})
+	for _, path := range []string{"/header-only", "/declared"} {
+		fd := addFeed(t, s, srv.URL+path)
+		rs := refresh(t, s, f, fd.ID)
+		if rs[0].Err != nil || rs[0].Name != "Café des Systèmes" {
+			t.Errorf("%s: result %+v, want the feed title decoded from ISO-8859-1", path, rs[0])
+		}
 	}
 }
