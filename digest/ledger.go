@@ -222,13 +222,15 @@ type delivery struct {
 
 // due returns up to limit deliveries of issueID after id `after` that are pending or
 // due for retry and whose subscriber is still active. The deliveries of one issue
-// are inserted together, so their ids are contiguous: the "+" keeps SQLite on the
-// rowid range instead of an index that would need a sort.
+// are inserted together, so their ids are contiguous: the CROSS JOIN and the "+"s
+// keep SQLite walking the deliveries' rowid range from `after`, instead of starting
+// from the active subscribers and sorting them all for every batch (measured: 2.7 ms
+// a batch at 4,000 subscribers, and growing with the list).
 func (l *ledger) due(ctx context.Context, issueID, after int64, limit int) ([]delivery, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT d.id, d.subscriber_id, d.attempts, s.email, s.name
-		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		FROM deliveries d CROSS JOIN subscribers s ON s.id = d.subscriber_id
 		WHERE d.id > ? AND +d.issue_id = ? AND d.status IN ('pending', 'retry') AND d.next_attempt_at <= ?
-		  AND s.status = 'active'
+		  AND +s.status = 'active'
 		ORDER BY d.id LIMIT ?`, after, issueID, l.now().UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("digest: due deliveries of issue %d: %w", issueID, err)

@@ -57,6 +57,10 @@ func TestDKIMSignatureVerifies(t *testing.T) {
 			})
 			msg := message("ada@example.org")
 			msg.Subject = "A long subject line that will certainly be folded by go-mail's header writer, twice over"
+			// The text part goes as 8bit (UTF-8, a lone dot), the HTML as quoted-printable
+			// (a line too long for SMTP): both must verify.
+			msg.Text = writer("Grüße, Zoë!\n.\nThis week: queues.\n")
+			msg.HTML = writer("<p>This week: queues.</p>\n<p>" + strings.Repeat("long ", 300) + "</p>")
 			if _, err := m.Send(context.Background(), msg); err != nil {
 				t.Fatalf("Send: %v", err)
 			}

@@ -65,8 +65,16 @@ func (m *Mailer) build(msg *Message) (*gomail.Msg, error) {
 	gm.SetMessageIDWithValue(m.messageID(msg.ID))
 	gm.SetGenHeaderPreformatted("List-Id", listID(m.cfg.FromName, m.cfg.ListID))
 	m.setUnsubscribe(gm, msg.UnsubscribeURL)
-	gm.SetBodyWriter(gomail.TypeTextPlain, msg.Text)
-	gm.AddAlternativeWriter(gomail.TypeTextHTML, msg.HTML)
+	textEnc, text, err := bodyPart(msg.Text)
+	if err != nil {
+		return nil, &Error{Err: fmt.Errorf("mailer: text body: %w", err)}
+	}
+	htmlEnc, html, err := bodyPart(msg.HTML)
+	if err != nil {
+		return nil, &Error{Err: fmt.Errorf("mailer: HTML body: %w", err)}
+	}
+	gm.SetBodyWriter(gomail.TypeTextPlain, text, gomail.WithPartEncoding(textEnc))
+	gm.AddAlternativeWriter(gomail.TypeTextHTML, html, gomail.WithPartEncoding(htmlEnc))
 	if m.dkim != nil {
 		if err := m.dkim.sign(gm); err != nil {
 			return nil, &Error{Err: err}

@@ -76,22 +76,70 @@ func (m *Mailer) tlsConfig() *tls.Config {
 // failed or cancelled exchange can be cut at once rather than wait for QUIT.
 func (c *conn) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: c.m.cfg.Timeout}
-	var (
-		nc  net.Conn
-		err error
-	)
-	if c.m.cfg.TLS == TLSImplicit {
-		nc, err = (&tls.Dialer{NetDialer: d, Config: c.m.tlsConfig()}).DialContext(ctx, network, addr)
-	} else {
-		nc, err = d.DialContext(ctx, network, addr)
-	}
+	raw, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
+	var nc net.Conn = newBatchConn(raw)
+	if c.m.cfg.TLS == TLSImplicit {
+		tc := tls.Client(nc, c.m.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		nc = tc
+	}
 	c.mu.Lock()
-	c.raw = nc
+	c.raw = raw
 	c.mu.Unlock()
 	return nc, nil
+}
+
+// batchConn holds back writes until the next read. The SMTP client always reads a
+// reply after it writes, so nothing waits forever, and a 50 KB message goes out in
+// one or two writes instead of the dozen 4 KB ones textproto makes: fewer system
+// calls here and fewer wake-ups for the server.
+type batchConn struct {
+	net.Conn
+	buf []byte
+}
+
+const batchSize = 64 << 10
+
+func newBatchConn(c net.Conn) *batchConn { return &batchConn{Conn: c, buf: make([]byte, 0, batchSize)} }
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	if len(b.buf)+len(p) > batchSize {
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+		if len(p) > batchSize {
+			return b.Conn.Write(p)
+		}
+	}
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *batchConn) Read(p []byte) (int, error) {
+	if err := b.flush(); err != nil {
+		return 0, err
+	}
+	return b.Conn.Read(p)
+}
+
+func (b *batchConn) Close() error {
+	b.flush()
+	return b.Conn.Close()
+}
+
+func (b *batchConn) flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.Conn.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
 }
 
 // send delivers one message on the connection, dialling first if there is none.
