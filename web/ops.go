@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -23,7 +24,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	var one int
 	if err := s.cfg.DB.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		s.log.Error("healthz_failed", "err", err)
+		s.log.Error("healthz_failed", slog.Any("err", err))
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -43,7 +44,7 @@ var (
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	if err := writeMetrics(r.Context(), s.cfg.DB, &b); err != nil {
-		s.log.Error("metrics_failed", "err", err)
+		s.log.Error("metrics_failed", slog.Any("err", err))
 		http.Error(w, "metrics unavailable", http.StatusServiceUnavailable)
 		return
 	}

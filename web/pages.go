@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/backendweekly/weekly/templates"
@@ -36,6 +37,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		buf.WriteTo(w)

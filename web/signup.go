@@ -52,7 +52,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Mistakes above cost nothing and send nothing, so they are not counted.
-	if !s.ipLimit.allow(s.clientIP(r)) || !s.adLimit.allow(strings.ToLower(email)) {
+	if !s.ipLimit.allow(limitKey(s.clientIP(r))) || !s.adLimit.allow(strings.ToLower(email)) {
 		s.fail(w, r, errRateLimited)
 		return
 	}
@@ -70,13 +70,17 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if send {
-		s.sendConfirmation(r.Context(), sub)
-	}
 	s.render(w, r, http.StatusOK, templates.PageSignupSent, templates.SignupSentPage{
 		Site:        s.site(),
 		MaskedEmail: maskEmail(email),
 	})
+	if send {
+		// The whole answer is out first (render sets Content-Length), so how long the
+		// mail server takes cannot tell the client whether an email went out. The
+		// send outlives a client that hangs up, and Shutdown waits for it.
+		http.NewResponseController(w).Flush()
+		s.sendConfirmation(context.WithoutCancel(r.Context()), sub)
+	}
 }
 
 // sendConfirmation mails sub a link that activates the subscription until ConfirmTTL
@@ -190,6 +194,17 @@ func (s *Server) clientIP(r *http.Request) string {
 		}
 	}
 	return host
+}
+
+// limitKey is what the per-IP limit counts for the client at ip: the address for
+// IPv4, and the /64 network for IPv6, since one customer usually holds a whole /64.
+func limitKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

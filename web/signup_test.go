@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -233,6 +236,20 @@ func TestLimitersAreBounded(t *testing.T) {
 	}
 }
 
+func TestLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":             "192.0.2.1",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":  "2001:db8:1:2::/64",
+		"::ffff:192.0.2.1":      "::ffff:192.0.2.1",
+		"not an address at all": "not an address at all",
+	} {
+		if got := limitKey(in); got != want {
+			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestClientIPBehindProxy(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
@@ -252,5 +269,46 @@ func TestClientIPBehindProxy(t *testing.T) {
 		if got := f.srv.clientIP(r); got != tc.want {
 			t.Errorf("clientIP(peer %s, X-Forwarded-For %q) = %s, want %s", tc.remote, tc.xff, got, tc.want)
 		}
+	}
+}
+
+// blockingMailer holds every send until release is closed.
+type blockingMailer struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (m *blockingMailer) SendConfirmation(ctx context.Context, c Confirmation) error {
+	close(m.started)
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestSignupAnswersBeforeTheEmailGoes checks that a slow mail server cannot make a
+// sign-up of a new address slower to answer than one of a known address.
+func TestSignupAnswersBeforeTheEmailGoes(t *testing.T) {
+	m := &blockingMailer{started: make(chan struct{}), release: make(chan struct{})}
+	f := newFixture(t, func(c *Config) { c.Mailer = m })
+	ts := httptest.NewServer(f.srv.Handler())
+	defer ts.Close()
+	defer close(m.release)
+	client := &http.Client{Timeout: 5 * time.Second} // fails, rather than hangs, if the answer waits for the email
+	res, err := client.Post(ts.URL+"/subscribe", "application/x-www-form-urlencoded", strings.NewReader("email=new%40example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || !strings.Contains(string(body), "Check your inbox") {
+		t.Fatalf("answer while the email is still being sent: %d %v\n%s", res.StatusCode, err, body)
+	}
+	select {
+	case <-m.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the confirmation email was never sent")
 	}
 }
