@@ -85,13 +85,12 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   cfg.PerHost,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: cfg.ConnectTimeout,
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: cfg.PerHost,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 	return &Fetcher{cfg: cfg, client: client, san: newSanitizer(), log: cfg.Logger, hosts: map[string]chan struct{}{}}

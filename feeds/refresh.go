@@ -52,13 +52,35 @@ type Result struct {
 // an ID is unknown or the database fails. Fetch failures are reported in the
 // Results (and logged at debug level only): the caller shows or logs them.
 func (s *Store) Refresh(ctx context.Context, f *Fetcher, ids ...int64) ([]Result, error) {
-	var list []Feed
-	if len(ids) == 0 {
-		var err error
-		if list, err = s.due(ctx, s.now()); err != nil {
-			return nil, err
-		}
+	list, err := s.toRefresh(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
+	results := make([]Result, len(list))
+	errs := make([]error, len(list))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(f.cfg.Workers, len(list)) {
+		wg.Go(func() { // exits when jobs is closed and drained
+			for i := range jobs {
+				results[i], errs[i] = s.refreshOne(ctx, f, list[i])
+			}
+		})
+	}
+	for i := range list {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return results, errors.Join(errs...)
+}
+
+// toRefresh returns the feeds named by ids, each once, or every due feed if none.
+func (s *Store) toRefresh(ctx context.Context, ids []int64) ([]Feed, error) {
+	if len(ids) == 0 {
+		return s.due(ctx, s.now())
+	}
+	var list []Feed
 	asked := make(map[int64]bool, len(ids))
 	for _, id := range ids {
 		if asked[id] {
@@ -71,23 +93,7 @@ func (s *Store) Refresh(ctx context.Context, f *Fetcher, ids ...int64) ([]Result
 		}
 		list = append(list, fd)
 	}
-	results := make([]Result, len(list))
-	errs := make([]error, len(list))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(f.cfg.Workers, len(list)) {
-		wg.Go(func() {
-			for i := range jobs {
-				results[i], errs[i] = s.refreshOne(ctx, f, list[i])
-			}
-		})
-	}
-	for i := range list {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	return results, errors.Join(errs...)
+	return list, nil
 }
 
 // refreshOne fetches one feed, then records the outcome in a short transaction.
