@@ -194,8 +194,8 @@ func subsImport(ctx context.Context, e *env, args []string) error {
 // printImportReport prints a summary line, then each warning and each row that was
 // not added, in the order of the file.
 func printImportReport(w io.Writer, file string, rep subscribers.ImportReport) {
-	fmt.Fprintf(w, "Read %d rows from %s: %d added, %d already on the list, %d duplicates in the file, %d skipped, %d bad.\n",
-		rep.Rows, file, rep.Added, rep.Unchanged, len(rep.Duplicates), len(rep.Skipped), len(rep.Bad))
+	fmt.Fprintf(w, "%s: rows read %d, added %d, already on the list %d, repeated in the file %d, skipped %d, bad %d.\n",
+		file, rep.Rows, rep.Added, rep.Unchanged, len(rep.Duplicates), len(rep.Skipped), len(rep.Bad))
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

@@ -66,7 +66,7 @@ func TestSubscribersEndToEnd(t *testing.T) {
 	if err := os.WriteFile(file, []byte(importCSV), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := "Read 5 rows from " + file + ": 2 added, 0 already on the list, 1 duplicates in the file, 0 skipped, 2 bad.\n" +
+	want := file + ": rows read 5, added 2, already on the list 0, repeated in the file 1, skipped 0, bad 2.\n" +
 		"warning: column \"Source\" ignored (only email and name are imported)\n" +
 		"line 3: bad: address needs a domain with a dot\n" +
 		"line 4: duplicate: same address as line 2\n" +
@@ -89,7 +89,7 @@ func TestSubscribersEndToEnd(t *testing.T) {
 		t.Errorf("subscribers export = %q, want %q", exported, want)
 	}
 	out, _, err := c.run(exported, "subscribers", "import", "-")
-	if want := "Read 3 rows from -: 0 added, 3 already on the list, 0 duplicates in the file, 0 skipped, 0 bad.\n"; err != nil || out != want {
+	if want := "-: rows read 3, added 0, already on the list 3, repeated in the file 0, skipped 0, bad 0.\n"; err != nil || out != want {
 		t.Errorf("subscribers import - (the export) = %q, %v, want %q", out, err, want)
 	}
 	exportFile := filepath.Join(dir, "export.csv")
@@ -101,6 +101,10 @@ func TestSubscribersEndToEnd(t *testing.T) {
 	c.ok("subscribers", "unsubscribe", "BOB@example.com")
 	if diff := cmp.Diff([]person{{"bob@example.com", "Bob", subscribers.StatusUnsubscribed}}, c.people("--status", "unsubscribed")); diff != "" {
 		t.Errorf("list --status unsubscribed (-want +got):\n%s", diff)
+	}
+	// Importing the file again never brings Bob back.
+	if got, want := c.ok("subscribers", "import", file), "line 2: skipped: already on the list as unsubscribed: an import never re-subscribes anyone\n"; !strings.Contains(got, want) {
+		t.Errorf("subscribers import again = %q, want it to contain %q", got, want)
 	}
 	if got := c.ok("subscribers", "export"); strings.Contains(got, "bob@") {
 		t.Errorf("subscribers export = %q, includes an unsubscribed subscriber", got)
