@@ -241,11 +241,11 @@ func TestFetchFailures(t *testing.T) {
 		{"/html", "not a feed (got text/html)", Backoff(1)},
 		{"/empty", "empty body", Backoff(1)},
 		{"/broken", "parse:", Backoff(1)},
-		{"/slow", "timed out after 300ms", Backoff(1)},
-		{"/endless", "body larger than the limit (64 KiB)", Backoff(1)},
+		{"/slow", "timed out after 1s", Backoff(1)},
+		{"/endless", "body larger than the limit (32 KiB)", Backoff(1)},
 	}
 	s, _ := newTestStore(t)
-	f := newTestFetcher(FetcherConfig{Timeout: 300 * time.Millisecond, MaxBody: 64 << 10, Workers: 4})
+	f := newTestFetcher(FetcherConfig{Timeout: time.Second, MaxBody: 32 << 10, Workers: 4})
 	var ids []int64
 	for _, tt := range tests {
 		ids = append(ids, addFeed(t, s, srv.URL+tt.path).ID)
