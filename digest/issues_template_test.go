@@ -2,6 +2,7 @@ package digest
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"strings"
 	"testing"
@@ -163,4 +164,21 @@ func BenchmarkBuildRenderPersonalize(b *testing.B) {
 		msgs += subscribers
 	}
 	b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// FuzzExcerpt checks that an excerpt, whatever the feed sent, is escaped text:
+// no markup, no line breaks, and no longer than maxExcerpt.
+func FuzzExcerpt(f *testing.F) {
+	for _, s := range []string{"<p>a</p>", "<script>x</script>", "&lt;b&gt;", "a\r\nb", strings.Repeat("é ", 400)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := excerpt(s)
+		if strings.ContainsAny(got, "<>\"\r\n") {
+			t.Fatalf("excerpt(%q) = %q, want escaped text on one line", s, got)
+		}
+		if n := utf8.RuneCountInString(html.UnescapeString(got)); n > maxExcerpt {
+			t.Fatalf("excerpt(%q) is %d runes, want at most %d", s, n, maxExcerpt)
+		}
+	})
 }
