@@ -134,7 +134,6 @@ type fetched struct {
 
 // statusError is an HTTP status that is not a success.
 type statusError struct {
-	code       int
 	status     string
 	retryAfter time.Duration
 }
@@ -167,7 +166,7 @@ func (f *Fetcher) fetch(ctx context.Context, feed Feed, now time.Time) (fetched,
 		return out, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
-		return fetched{}, &statusError{code: resp.StatusCode, status: resp.Status,
+		return fetched{}, &statusError{status: resp.Status,
 			retryAfter: retryAfter(resp.Header.Get("Retry-After"), now)}
 	}
 	base := feed.URL
