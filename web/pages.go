@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -68,6 +69,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		})
 	case errors.As(err, &tooBig):
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away while the request waited; no one reads the answer.
+		w.WriteHeader(http.StatusServiceUnavailable)
 	default:
 		s.log.Error("request_failed", slog.String("route", r.Pattern), slog.Any("err", err))
 		s.render(w, r, http.StatusInternalServerError, templates.PageError, templates.ErrorPage{

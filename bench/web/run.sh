@@ -6,7 +6,7 @@
 #   SEND=1 bench/web/run.sh     # while 'weekly digest send' delivers to a local smtp-sink
 #
 # Settings: DURATION (10s), CONNS (32), THREADS (2), TOKENS (10000), PORT (18080);
-# with SEND=1, RECIPIENTS (50000) active subscribers get the issue, SINK_PORT (2525).
+# with SEND=1, RECIPIENTS (200000) active subscribers get the issue, SINK_PORT (2525).
 # Needs wrk; SEND=1 needs smtp-sink (Debian postfix) and root to start it as postfix.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ THREADS=${THREADS:-2}
 TOKENS=${TOKENS:-10000}
 PORT=${PORT:-18080}
 SEND=${SEND:-}
-RECIPIENTS=${RECIPIENTS:-50000}
+RECIPIENTS=${RECIPIENTS:-200000}
 SINK_PORT=${SINK_PORT:-2525}
 
 dir=$(mktemp -d)
@@ -50,7 +50,7 @@ until curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do
 done
 
 if [ -n "$SEND" ]; then
-	smtp-sink -u postfix -c "127.0.0.1:$SINK_PORT" 1000 &
+	smtp-sink -u postfix "127.0.0.1:$SINK_PORT" 1000 >/dev/null 2>&1 &
 	pids="$pids $!"
 	sleep 0.5
 	"$dir/weekly" digest send --smtp-host 127.0.0.1 --smtp-port "$SINK_PORT" --smtp-tls none \
@@ -66,7 +66,9 @@ wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/web/unsubscribe.lua
 
 if [ -n "$SEND" ]; then
 	if kill -0 "$sendpid" 2>/dev/null; then
-		echo "send: still running when wrk finished (good: they overlapped); waiting for it"
+		echo "send: still running when wrk finished, so they overlapped throughout; waiting for it"
+	else
+		echo "send: FINISHED BEFORE wrk did; raise RECIPIENTS for a full overlap"
 	fi
 	wait "$sendpid" && echo "send: exit 0" || echo "send: FAILED with exit $?"
 	tail -n 3 "$dir/send.out"
