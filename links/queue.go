@@ -114,9 +114,6 @@ func (s *Store) Remove(ctx context.Context, id int64) error {
 // Move puts queued link id just before queued link beforeID and renumbers the queue
 // 1, 2, 3... in one transaction.
 func (s *Store) Move(ctx context.Context, id, beforeID int64) error {
-	if id == beforeID {
-		return nil
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("links: move %d: %w", id, err)
@@ -124,6 +121,9 @@ func (s *Store) Move(ctx context.Context, id, beforeID int64) error {
 	defer tx.Rollback()
 	if err := errors.Join(queuedOnly(ctx, tx, id), queuedOnly(ctx, tx, beforeID)); err != nil {
 		return err
+	}
+	if id == beforeID {
+		return nil
 	}
 	order, err := queuedIDs(ctx, tx)
 	if err != nil {
