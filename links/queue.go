@@ -119,8 +119,10 @@ func (s *Store) Move(ctx context.Context, id, beforeID int64) error {
 		return fmt.Errorf("links: move %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	if err := errors.Join(queuedOnly(ctx, tx, id), queuedOnly(ctx, tx, beforeID)); err != nil {
-		return err
+	for _, x := range []int64{id, beforeID} {
+		if err := queuedOnly(ctx, tx, x); err != nil {
+			return err
+		}
 	}
 	if id == beforeID {
 		return nil

@@ -137,6 +137,7 @@ func TestLinksUserMistakes(t *testing.T) {
 		{[]string{"links", "remove", "99"}, "link 99 does not exist"},
 		{[]string{"links", "move", "2"}, "--before OTHER is required"},
 		{[]string{"links", "move", "2", "--before", "99"}, "link 99 does not exist"},
+		{[]string{"links", "move", "98", "--before", "99"}, "link 98 does not exist"},
 		{[]string{"links", "list", "--bogus"}, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
