@@ -164,7 +164,11 @@ func TestWebSignupThroughOutbox(t *testing.T) {
 	if code := postForm(t, addr+"/subscribe", "email=Carol%40example.org&name=Carol"); code != http.StatusOK {
 		t.Fatalf("POST /subscribe: status %d", code)
 	}
-	files, _ := filepath.Glob(filepath.Join(outbox, "confirm", "*.eml"))
+	// The answer goes out before the email does, so give the email a moment.
+	var files []string
+	for deadline := time.Now().Add(5 * time.Second); len(files) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		files, _ = filepath.Glob(filepath.Join(outbox, "confirm", "*.eml"))
+	}
 	if len(files) != 1 {
 		t.Fatalf("outbox confirmations = %q, want one", files)
 	}
