@@ -24,6 +24,10 @@ var (
 	ErrLeaseLost = errors.New("digest: send lease lost")
 	// ErrNotSendable is returned for an issue that is neither a draft nor sending.
 	ErrNotSendable = errors.New("digest: issue is not a draft or sending")
+	// ErrRefused is returned when the server refused too many recipients in a row:
+	// most likely it refuses everyone (relaying denied, a blocked sender), so the send
+	// stops rather than mark the whole list failed and bounced.
+	ErrRefused = errors.New("digest: the server refuses recipient after recipient")
 	// ErrNoIssue is returned when the issue to send does not exist.
 	ErrNoIssue = errors.New("digest: no such issue")
 )

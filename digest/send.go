@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -64,6 +63,10 @@ type SendConfig struct {
 	// NoUserBounces is the hard-bounce threshold after a 550, 551 or 553 reply
 	// ("no such user"); OtherBounces after any other 5xx. Defaults 1 and 3.
 	NoUserBounces, OtherBounces int
+	// MaxRefusals is how many permanent failures in a row, with no delivery between
+	// them, stop the send with ErrRefused (default 10). A server that refuses
+	// everyone (relaying denied, a blocked sender) must not bounce the whole list.
+	MaxRefusals int
 	// BatchSize is how many deliveries are read from the ledger at a time; default
 	// 4×Concurrency. Small batches keep the subscriber status read with them fresh.
 	BatchSize int
@@ -123,6 +126,7 @@ func NewSender(cfg SendConfig) (*Sender, error) {
 	defInt(&cfg.NoUserBounces, 1)
 	defInt(&cfg.OtherBounces, 3)
 	defInt(&cfg.BatchSize, 4*cfg.Concurrency)
+	defInt(&cfg.MaxRefusals, 10)
 	def(&cfg.StopTimeout, 30*time.Second)
 	def(&cfg.Lease, time.Minute)
 	def(&cfg.ProgressEvery, time.Second)
@@ -194,8 +198,11 @@ type run struct {
 	gate    *gate
 	started time.Time
 
+	stop context.CancelCauseFunc // ends the run early, with a cause
+
 	mu       sync.Mutex
 	sentHere int // messages sent by this run, for the rate
+	refusals int // permanent failures since the last delivery
 }
 
 // do works the ledger until every delivery is done or ctx ends.
@@ -203,6 +210,7 @@ func (r *run) do(ctx context.Context) (bool, error) {
 	r.started = time.Now()
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
+	r.stop = cancelRun
 	// In-flight messages get StopTimeout more after ctx ends; then they are cut.
 	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSend()
@@ -226,8 +234,8 @@ func (r *run) do(ctx context.Context) (bool, error) {
 	close(jobs)
 	workers.Wait()
 	rec.close()
-	if cause := context.Cause(runCtx); errors.Is(cause, ErrLeaseLost) && err == nil {
-		err = fmt.Errorf("issue %d: %w", r.info.id, ErrLeaseLost)
+	if cause := context.Cause(runCtx); (errors.Is(cause, ErrLeaseLost) || errors.Is(cause, ErrRefused)) && err == nil {
+		err = cause
 	}
 	if err == nil {
 		err = rec.err()

@@ -363,3 +363,20 @@ func TestSendRefusesCancelledAndMissingIssues(t *testing.T) {
 		t.Errorf("Send of a cancelled issue = %v, want ErrNotSendable", err)
 	}
 }
+
+func TestSendStopsWhenTheServerRefusesEveryone(t *testing.T) {
+	f := newFixture(t, 100)
+	f.srv.Reject(554, f.emails...) // say, "relaying denied" for all
+	_, err := f.sender(func(c *digest.SendConfig) { c.MaxRefusals = 5 }).Send(context.Background(), f.issueID, content)
+	if !errors.Is(err, digest.ErrRefused) {
+		t.Fatalf("Send to a server refusing everyone = %v, want ErrRefused", err)
+	}
+	counts, _ := digest.DeliveryCounts(context.Background(), f.db, f.issueID)
+	// Workers in flight when the breaker trips may each record one more failure.
+	if counts.Failed > 4+4 || counts.Left() < 100-8 {
+		t.Errorf("after the stop: %+v; want at most 8 failed and the rest left", counts)
+	}
+	if st := f.issueStatus(); st != "sending" {
+		t.Errorf("issue status = %q, want sending (to resume once the server is fixed)", st)
+	}
+}

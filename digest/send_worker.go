@@ -55,6 +55,7 @@ func (r *run) attempt(ctx context.Context, d delivery) *outcome {
 		r.gate.ok()
 		r.mu.Lock()
 		r.sentHere++
+		r.refusals = 0
 		r.mu.Unlock()
 		o.status, o.reply, o.code = DeliverySent, reply, replyCode(reply)
 		return o
@@ -67,6 +68,12 @@ func (r *run) attempt(ctx context.Context, d delivery) *outcome {
 		return nil
 	}
 	r.gate.ok() // the server answered
+	if me.Permanent && r.refused() {
+		r.s.log.Error("send_refused", slog.Int64("issue_id", r.info.id), slog.Int("code", me.Code),
+			slog.Int("in_a_row", r.s.cfg.MaxRefusals), slog.String("reply", me.Reply))
+		r.stop(fmt.Errorf("%w: %d in a row, the last: %s", ErrRefused, r.s.cfg.MaxRefusals, safeError(err)))
+		return nil // this one stays pending
+	}
 	o.code, o.reply = me.Code, me.Reply
 	switch {
 	case me.Permanent:
@@ -84,6 +91,14 @@ func (r *run) attempt(ctx context.Context, d delivery) *outcome {
 		o.next = now.Add(backoff(r.s.cfg.RetryBase, r.s.cfg.RetryMax, o.attempts))
 	}
 	return o
+}
+
+// refused counts a permanent failure and reports whether it is one too many.
+func (r *run) refused() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refusals++
+	return r.refusals >= r.s.cfg.MaxRefusals
 }
 
 func (r *run) subject() string {
