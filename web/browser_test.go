@@ -125,7 +125,7 @@ func TestBrowserSignup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mails := f.mail.all()
+	mails := f.mail.waitFor(t, 1)
 	if len(mails) != 1 || mails[0].To != "bea@example.com" || mails[0].Name != "Bea" {
 		t.Fatalf("confirmation emails = %+v, want one to bea@example.com", mails)
 	}

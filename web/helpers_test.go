@@ -55,6 +55,19 @@ func (m *recordingMailer) all() []Confirmation {
 	return append([]Confirmation(nil), m.sent...)
 }
 
+// waitFor returns the emails once there are n, or fails the test after 5s. Over a
+// real connection the answer reaches the client before the email is sent.
+func (m *recordingMailer) waitFor(t testing.TB, n int) []Confirmation {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if all := m.all(); len(all) >= n {
+			return all
+		}
+	}
+	t.Fatalf("confirmation emails = %d after 5s, want %d", len(m.all()), n)
+	return nil
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

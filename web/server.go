@@ -216,6 +216,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 // url returns the public URL of path, which starts with a slash.
 func (s *Server) url(path string) string { return s.base + path }
 
+// writeTimeout bounds a write that must finish even if its client has gone.
+const writeTimeout = 10 * time.Second
+
 // write runs fn, which writes to the database, while no other request of this server
 // writes. SQLite has one writer at a time, and a writer that finds the lock taken
 // sleeps in growing steps (up to 100 ms) before it tries again; queueing the server's

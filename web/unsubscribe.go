@@ -55,15 +55,19 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if oneClick {
 		source = subscribers.SourceOneClick
 	}
+	// A request once accepted is carried out even if the client hangs up: mail
+	// providers may not wait for the answer, and the person asked to go.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
+	defer cancel()
 	// A plain read first: in WAL mode it takes no lock, so a repeated POST (mail
 	// providers retry, people click twice) never waits for the write lock.
-	sub, err := s.cfg.Subscribers.Get(r.Context(), id)
+	sub, err := s.cfg.Subscribers.Get(ctx, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if sub.Status == subscribers.StatusActive || sub.Status == subscribers.StatusPending {
-		if err := s.unsubscribeOnce(r.Context(), id, source, issueID); err != nil {
+		if err := s.unsubscribeOnce(ctx, id, source, issueID); err != nil {
 			s.fail(w, r, err)
 			return
 		}

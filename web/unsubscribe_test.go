@@ -2,9 +2,11 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -116,6 +118,20 @@ func TestUnsubscribePageThenButton(t *testing.T) {
 	if got.Status != subscribers.StatusUnsubscribed || got.StatusSource != subscribers.SourcePage || got.UnsubscribedIssueID != issue {
 		t.Errorf("after the button: %s from %s, issue %d; want unsubscribed from page, issue %d",
 			got.Status, got.StatusSource, got.UnsubscribedIssueID, issue)
+	}
+}
+
+func TestOneClickSurvivesClientHangingUp(t *testing.T) {
+	f := newFixture(t)
+	sub := f.add("ann@example.com", "")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the mail provider did not wait for the answer
+	r := httptest.NewRequestWithContext(ctx, "POST", testBase+"/unsubscribe/"+f.tokens.Unsubscribe(sub.ID, 0),
+		strings.NewReader("List-Unsubscribe=One-Click"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	f.srv.Handler().ServeHTTP(httptest.NewRecorder(), r)
+	if st := f.get(sub.ID).Status; st != subscribers.StatusUnsubscribed {
+		t.Errorf("after a one-click request whose client hung up: status %s, want unsubscribed", st)
 	}
 }
 
