@@ -90,7 +90,7 @@ func stripTracking(q string) string {
 		if strings.HasPrefix(name, "utm_") || trackingParams[name] {
 			continue
 		}
-		kept = append(kept, p)
+		kept = append(kept, strings.ReplaceAll(p, " ", "%20")) // a URL never holds a raw space
 	}
 	return strings.Join(kept, "&")
 }
