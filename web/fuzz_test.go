@@ -9,9 +9,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// FuzzUnsubscribeToken sends arbitrary tokens through the real handler. Whatever the
-// token, the server must not fail (5xx), and unless the token verifies it must answer
-// 404 and change nothing.
+// FuzzUnsubscribeToken sends arbitrary tokens through the real handler, to the
+// unsubscribe and the confirmation routes. Whatever the token, the server must not
+// fail (5xx), and unless the token verifies for that route it must answer 404 and
+// change nothing.
 func FuzzUnsubscribeToken(f *testing.F) {
 	fx := newFixture(f)
 	sub := fx.add("ann@example.com", "")
@@ -44,7 +45,14 @@ func FuzzUnsubscribeToken(f *testing.F) {
 				t.Fatalf("token %q verifies for subscriber %d, which no one signed", token, id)
 			}
 		}
-		if _, _, err := fx.tokens.ParseUnsubscribe(token); err != nil {
+		_, confirmErr := fx.tokens.ParseConfirm(token, fx.clock())
+		for _, m := range []string{"GET", "POST"} {
+			w := fx.do(m, "/confirm/"+url.PathEscape(token), "application/x-www-form-urlencoded", strings.NewReader(""), "")
+			if w.Code >= 500 || (confirmErr != nil && w.Code == http.StatusOK) {
+				t.Fatalf("%s /confirm/%q: status %d (token error: %v)", m, token, w.Code, confirmErr)
+			}
+		}
+		if _, _, err := fx.tokens.ParseUnsubscribe(token); err != nil && confirmErr != nil {
 			if diff := cmp.Diff(before, fx.snapshot()); diff != "" {
 				t.Fatalf("token %q changed the database (-before +after):\n%s", token, diff)
 			}
