@@ -79,6 +79,7 @@ type Progress struct {
 	Elapsed time.Duration
 	Rate    float64       // messages sent per second in this run
 	ETA     time.Duration // estimated time left, 0 when unknown
+	Final   bool          // the last report of this Send
 }
 
 // Result is how a Send ended.
@@ -183,7 +184,7 @@ func (s *Sender) Send(ctx context.Context, issueID int64, c Content) (Result, er
 	if err == nil {
 		err = cerr
 	}
-	r.report(counts)
+	r.report(counts, true)
 	s.log.Info("send_end", slog.Int64("issue_id", issueID), slog.Bool("finished", finished),
 		slog.Int("sent", counts.Sent), slog.Int("failed", counts.Failed), slog.Int("left", counts.Left()))
 	return Result{IssueID: issueID, Finished: finished, Counts: counts}, err
@@ -358,17 +359,17 @@ func (r *run) progress(done <-chan struct{}) {
 		case <-t.C:
 			counts, err := DeliveryCounts(context.Background(), r.s.cfg.DB, r.info.id)
 			if err == nil {
-				r.report(counts)
+				r.report(counts, false)
 			}
 		}
 	}
 }
 
-func (r *run) report(c Counts) {
+func (r *run) report(c Counts, final bool) {
 	if r.s.cfg.Progress == nil {
 		return
 	}
-	p := Progress{IssueID: r.info.id, Counts: c, Elapsed: time.Since(r.started)}
+	p := Progress{IssueID: r.info.id, Counts: c, Elapsed: time.Since(r.started), Final: final}
 	r.mu.Lock()
 	sent := r.sentHere
 	r.mu.Unlock()

@@ -214,14 +214,14 @@ func progressPrinter(w io.Writer, log *slog.Logger) func(digest.Progress) {
 		return func(p digest.Progress) {
 			fmt.Fprintf(w, "\r\033[Ksent %d/%d  failed %d  retrying %d  %.0f msg/s  %s left",
 				p.Sent, p.Total, p.Failed, p.Retry, p.Rate, p.ETA.Round(time.Second))
-			if p.Left() == 0 {
+			if p.Final {
 				fmt.Fprintln(w)
 			}
 		}
 	}
 	var last time.Time
 	return func(p digest.Progress) {
-		if time.Since(last) < 10*time.Second && p.Left() > 0 {
+		if time.Since(last) < 10*time.Second && !p.Final {
 			return
 		}
 		last = time.Now()

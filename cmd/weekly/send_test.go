@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -106,5 +107,33 @@ func TestDigestSendTestCopy(t *testing.T) {
 		if _, err := c.send(args...); err == nil {
 			t.Errorf("digest send %q = nil, want a usage error", args)
 		}
+	}
+}
+
+func TestDigestSendStopsOnSignalAndResumes(t *testing.T) {
+	c := sendCLI(t)
+	srv := smtptest.NewServer(t)
+	srv.Delay(300 * time.Millisecond)
+	c.env["WEEKLY_SMTP_HOST"], c.env["WEEKLY_SMTP_PORT"], c.env["WEEKLY_SMTP_TLS"] = srv.Host(), strconv.Itoa(srv.Port()), "none"
+	c.env["WEEKLY_CONCURRENCY"] = "1"
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for srv.Attempts() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel() // what SIGTERM does through signal.NotifyContext in main
+	}()
+	var out, errb bytes.Buffer
+	e := &env{getenv: func(k string) string { return c.env[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+	if err := cmdDigestSend(ctx, e, nil); err != nil {
+		t.Fatalf("digest send stopped by a signal = %v, want nil (exit 0)", err)
+	}
+	if !strings.Contains(out.String(), "Stopped: issue #1 has 1 sent") {
+		t.Errorf("output = %q, want the in-flight message recorded and the rest left", out.String())
+	}
+	srv.Delay(0)
+	got, err := c.send()
+	if err != nil || !strings.Contains(got, "Issue #1 sent: 3 delivered") || srv.Count() != 3 {
+		t.Errorf("resumed digest send = %q, %v, %d messages; want 3, none twice", got, err, srv.Count())
 	}
 }
