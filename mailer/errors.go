@@ -13,7 +13,8 @@ import (
 // Only a 5xx reply to RCPT TO or to DATA is Permanent: the server refused this
 // recipient or this message. A 4xx reply, a dropped connection, or a failure before the
 // recipient was named (connect, TLS, AUTH, MAIL FROM) is temporary and says nothing
-// about the recipient, so it must never count as a bounce.
+// about the recipient, so it must never count as a bounce; nor does a 421 (the server
+// closing the session) say anything about the recipient it answered.
 type Error struct {
 	// Code is the SMTP reply code, or 0.
 	Code int
@@ -48,7 +49,8 @@ func classify(err error) *Error {
 	}
 	code := se.ErrorCode()
 	recipient := se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPData || se.Reason == gomail.ErrSMTPDataClose
-	recipient = recipient && code >= 400 && code < 600
+	// 421 is the server closing the session (RFC 5321 4.2.3), whatever the command.
+	recipient = recipient && code >= 400 && code < 600 && code != 421
 	return &Error{
 		Code:      code,
 		Permanent: recipient && code >= 500,

@@ -235,6 +235,7 @@ func TestErrorsAreClassified(t *testing.T) {
 		{"550 at RCPT", func(s *smtptest.Server) { s.Reject(550, "ada@example.org") }, 550, true, true},
 		{"451 after DATA", func(s *smtptest.Server) { s.FailTemporarily(1) }, 451, false, true},
 		{"450 at RCPT", func(s *smtptest.Server) { s.Reject(450, "ada@example.org") }, 450, false, true},
+		{"421 at RCPT", func(s *smtptest.Server) { s.Reject(421, "ada@example.org") }, 421, false, false},
 		{"dropped in DATA", func(s *smtptest.Server) { s.DropDuringData(1) }, 0, false, false},
 		{"server down", func(s *smtptest.Server) { s.Stop() }, 0, false, false},
 	}
