@@ -20,6 +20,9 @@ const (
 	maxTitle    = 300
 	maxAuthor   = 200
 	maxIdentity = 512
+	// maxEntries bounds the items taken from one document (feeds list the newest
+	// first): a hostile feed of a million tiny items should not fill the database.
+	maxEntries = 1000
 )
 
 // ErrNotAFeed is returned when a body is neither RSS, Atom, RDF nor JSON Feed.
@@ -43,7 +46,8 @@ type entry struct {
 
 // parse reads a feed body with gofeed and normalises its items. feedURL is where the
 // body came from, used to resolve relative links; fetchedAt stands in for missing
-// dates and caps future ones. Items with the same identity keep the first.
+// dates and caps future ones. Items with the same identity keep the first; at most
+// maxEntries are kept.
 func parse(r io.Reader, feedURL string, fetchedAt time.Time, san *sanitizer) (document, error) {
 	f, err := gofeed.NewParser().Parse(r)
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
@@ -74,6 +78,9 @@ func parse(r io.Reader, feedURL string, fetchedAt time.Time, san *sanitizer) (do
 		}
 		seen[e.Identity] = true
 		doc.Items = append(doc.Items, e)
+		if len(doc.Items) == maxEntries {
+			break
+		}
 	}
 	return doc, nil
 }

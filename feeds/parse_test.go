@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -90,6 +91,19 @@ func TestParseFixtures(t *testing.T) {
 				t.Errorf("parse(%s) items (-want +got):\n%s", tt.file, diff)
 			}
 		})
+	}
+}
+
+func TestParseCapsEntries(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<rss version="2.0"><channel><title>many</title>`)
+	for i := range maxEntries + 5 {
+		fmt.Fprintf(&b, "<item><title>t</title><guid>%d</guid></item>", i)
+	}
+	b.WriteString("</channel></rss>")
+	doc, err := parse(strings.NewReader(b.String()), "https://example.com/", testNow, newSanitizer())
+	if err != nil || len(doc.Items) != maxEntries || doc.Items[0].Identity != "0" {
+		t.Errorf("parse(%d items) = %d items, %v; want the first %d", maxEntries+5, len(doc.Items), err, maxEntries)
 	}
 }
 
