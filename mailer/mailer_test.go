@@ -352,3 +352,42 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("Send with key %q = %v, want a permanent error", msg.Key, err)
 	}
 }
+
+func TestTLSAndAuth(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    []smtptest.Option
+		tls     string
+		auth    string
+		pass    string
+		wantErr bool
+	}{
+		{"starttls + plain", []smtptest.Option{smtptest.WithTLS(false), smtptest.WithAuth("u", "p")}, mailer.TLSStartTLS, mailer.AuthPlain, "p", false},
+		{"implicit tls + plain", []smtptest.Option{smtptest.WithTLS(true), smtptest.WithAuth("u", "p")}, mailer.TLSImplicit, mailer.AuthPlain, "p", false},
+		{"starttls-optional, offered", []smtptest.Option{smtptest.WithTLS(false)}, mailer.TLSStartTLSOptional, mailer.AuthNone, "", false},
+		{"starttls-optional, not offered", nil, mailer.TLSStartTLSOptional, mailer.AuthNone, "", false},
+		{"starttls required, not offered", nil, mailer.TLSStartTLS, mailer.AuthNone, "", true},
+		{"wrong password", []smtptest.Option{smtptest.WithTLS(false), smtptest.WithAuth("u", "p")}, mailer.TLSStartTLS, mailer.AuthPlain, "x", true},
+		{"auth required, none given", []smtptest.Option{smtptest.WithAuth("u", "p")}, mailer.TLSNone, mailer.AuthNone, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.NewServer(t, tc.opts...)
+			m := newMailer(t, srv, func(c *mailer.Config) {
+				c.TLS, c.Auth, c.Username, c.Password = tc.tls, tc.auth, "u", tc.pass
+				c.TLSConfig = srv.ClientTLSConfig()
+			})
+			_, err := m.Send(context.Background(), message("ada@example.org"))
+			if tc.wantErr {
+				var e *mailer.Error
+				if !errors.As(err, &e) || e.Permanent || e.Recipient {
+					t.Errorf("Send = %v, want a temporary error that is not about the recipient", err)
+				}
+				return
+			}
+			if err != nil || srv.Count() != 1 {
+				t.Errorf("Send = %v, %d messages; want delivered", err, srv.Count())
+			}
+		})
+	}
+}

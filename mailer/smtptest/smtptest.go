@@ -6,8 +6,15 @@
 package smtptest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -16,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -28,7 +36,12 @@ type Message struct {
 
 // Server is a recording SMTP server. Its methods are safe for concurrent use.
 type Server struct {
-	addr string
+	addr     string
+	tls      *tls.Config // server side, nil for plain text
+	implicit bool        // TLS from the first byte rather than STARTTLS
+	user     string      // with pass: AUTH PLAIN required before MAIL
+	pass     string
+	clientCA *x509.CertPool
 
 	mu       sync.Mutex
 	srv      *smtp.Server
@@ -42,8 +55,27 @@ type Server struct {
 	attempts int
 }
 
+// Option configures a Server.
+type Option func(tb testing.TB, s *Server)
+
+// WithTLS makes the server speak TLS with a fresh self-signed certificate for
+// 127.0.0.1: offered through STARTTLS, or from the first byte when implicit is true.
+// ClientTLSConfig returns a client configuration that trusts it.
+func WithTLS(implicit bool) Option {
+	return func(tb testing.TB, s *Server) {
+		cert, pool := selfSigned(tb)
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.implicit, s.clientCA = implicit, pool
+	}
+}
+
+// WithAuth makes the server require AUTH PLAIN with user and pass before MAIL FROM.
+func WithAuth(user, pass string) Option {
+	return func(_ testing.TB, s *Server) { s.user, s.pass = user, pass }
+}
+
 // NewServer starts a server on 127.0.0.1 on a free port; it stops when the test ends.
-func NewServer(tb testing.TB) *Server {
+func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,6 +85,9 @@ func NewServer(tb testing.TB) *Server {
 		addr:   ln.Addr().String(),
 		rng:    rand.New(rand.NewPCG(1, 2)),
 		reject: map[string]int{},
+	}
+	for _, o := range opts {
+		o(tb, s)
 	}
 	s.serve(ln)
 	tb.Cleanup(s.Stop)
@@ -72,8 +107,23 @@ func (s *Server) Port() int {
 	return n
 }
 
+// ClientTLSConfig returns a client TLS configuration that trusts the server's
+// certificate (nil without WithTLS).
+func (s *Server) ClientTLSConfig() *tls.Config {
+	if s.clientCA == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: s.clientCA, MinVersion: tls.VersionTLS12}
+}
+
 func (s *Server) serve(ln net.Listener) {
 	srv := smtp.NewServer(&backend{s: s})
+	switch {
+	case s.tls != nil && s.implicit:
+		ln = tls.NewListener(ln, s.tls)
+	case s.tls != nil:
+		srv.TLSConfig = s.tls
+	}
 	srv.Domain = "smtptest.local"
 	srv.AllowInsecureAuth = true
 	srv.MaxMessageBytes = 10 << 20
@@ -192,17 +242,39 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 type session struct {
-	s    *Server
-	conn *smtp.Conn
-	srv  *smtp.Server // the incarnation this session belongs to
-	from string
-	to   []string
+	s      *Server
+	conn   *smtp.Conn
+	srv    *smtp.Server // the incarnation this session belongs to
+	authed bool
+	from   string
+	to     []string
+}
+
+// AuthMechanisms offers PLAIN when the server requires authentication.
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != ss.s.user || pass != ss.s.pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.authed = true
+		return nil
+	}), nil
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.user != "" && !ss.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	ss.from = from
 	return nil
 }
@@ -261,3 +333,32 @@ type quietLog struct{}
 
 func (quietLog) Printf(string, ...any) {}
 func (quietLog) Println(...any)        {}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, and a pool trusting it.
+func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		tb.Fatalf("smtptest: key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "smtptest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatalf("smtptest: certificate: %v", err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
