@@ -104,9 +104,11 @@ func run(n int, addr string, conc int) error {
 	if err != nil {
 		return err
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	res, err := s.Send(ctx, issueID, content)
 	secs := time.Since(start).Seconds()
+	cpu := cpuTime() - cpu0
 	if err != nil {
 		return err
 	}
@@ -115,9 +117,16 @@ func run(n int, addr string, conc int) error {
 	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("messages=%d seconds=%.2f rate=%.0f size=%d peak_rss_mb=%.1f\n",
-		n, secs, float64(n)/secs, size, float64(ru.Maxrss)/1024)
+	fmt.Printf("messages=%d seconds=%.2f rate=%.0f size=%d peak_rss_mb=%.1f cpu_us_per_msg=%.0f\n",
+		n, secs, float64(n)/secs, size, float64(ru.Maxrss)/1024, cpu.Seconds()*1e6/float64(n))
 	return nil
+}
+
+// cpuTime is the user and system CPU this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // setup adds n active subscribers and a draft with 30 items, in one transaction.
