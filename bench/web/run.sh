@@ -5,7 +5,7 @@
 #   bench/web/run.sh            # alone
 #   SEND=1 bench/web/run.sh     # while 'weekly digest send' delivers to a local smtp-sink
 #
-# Settings: DURATION (10s), CONNS (32), THREADS (2), TOKENS (10000), PORT (18080);
+# Settings: PASSES2 (set: run wrk a second time, when every token is a repeat), DURATION (10s), CONNS (32), THREADS (2), TOKENS (10000), PORT (18080);
 # with SEND=1, RECIPIENTS (200000) active subscribers get the issue, SINK_PORT (2525).
 # Needs wrk; SEND=1 needs smtp-sink (Debian postfix) and root to start it as postfix.
 set -eu
@@ -61,8 +61,14 @@ if [ -n "$SEND" ]; then
 fi
 
 echo "wrk: $THREADS threads, $CONNS connections, $DURATION, $TOKENS distinct tokens${SEND:+, during a send to $RECIPIENTS recipients}"
+echo "--- pass 1: every token's first use unsubscribes (a write), later ones repeat"
 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/web/unsubscribe.lua \
 	"http://127.0.0.1:$PORT" -- "$dir/tokens.txt"
+if [ -n "${PASSES2:-}" ]; then
+	echo "--- pass 2: the same tokens again (all repeats: a read and the page)"
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/web/unsubscribe.lua \
+		"http://127.0.0.1:$PORT" -- "$dir/tokens.txt"
+fi
 
 if [ -n "$SEND" ]; then
 	if kill -0 "$sendpid" 2>/dev/null; then
