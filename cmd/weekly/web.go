@@ -48,6 +48,11 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// database/sql keeps only 2 idle connections by default, so under load it opens and
+	// closes SQLite connections all the time, each with a cold page cache. A fixed pool
+	// keeps them open.
+	db.SetMaxOpenConns(webDBConns)
+	db.SetMaxIdleConns(webDBConns)
 	srv, closeMail, err := newWebServer(ctx, &c, db, log, trusted)
 	if err != nil {
 		return err
@@ -60,6 +65,10 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Serving on http://%s (public URL %s). Stop with Ctrl-C.\n", ln.Addr(), c.BaseURL)
 	return srv.Run(ctx, ln)
 }
+
+// webDBConns is the size of the web server's database pool: enough readers for two
+// cores, while the server writes through one connection at a time anyway.
+const webDBConns = 8
 
 // newWebServer builds the web server from validated content, mail and store settings.
 // The returned function closes the mailer's connections.
