@@ -102,7 +102,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		u := s.issueURL(e.Number)
 		f.Items = append(f.Items, &feeds.Item{
 			Id:      u,
-			Title:   fmt.Sprintf("#%d: %s", e.Number, e.Subject),
+			Title:   e.Subject, // the default subject already names the list and number
 			Link:    &feeds.Link{Href: u},
 			Created: e.SentAt,
 			Updated: e.SentAt,

@@ -64,8 +64,9 @@ type Config struct {
 	BaseURL string
 	// Name is the newsletter's name, shown on pages and in the feed. Optional.
 	Name string
-	// Logger receives one line per request and every failure; it never sees email
-	// addresses or tokens. Optional: nothing is logged without it.
+	// Logger receives failures and status changes (info and above) and one line per
+	// request (debug). It never sees an email address or a token: subscribers are
+	// named by ID, requests by route pattern. Optional: nothing is logged without it.
 	Logger *slog.Logger
 	// Location is the time zone dates are shown in. Optional: UTC.
 	Location *time.Location
