@@ -184,16 +184,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // lets requests in flight finish within Config.ShutdownTimeout, and returns.
 // It returns nil after a clean shutdown.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := s.httpServer(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }() // exits when Shutdown closes ln
 	s.log.Info("web_listening", slog.String("addr", ln.Addr().String()))
@@ -212,6 +203,22 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("web_stopped")
 	return nil
+}
+
+// httpServer returns the http.Server that Run uses. Its timeouts bound how long a
+// slow or idle client can hold a connection (slowloris), and requests keep running
+// after ctx ends until Shutdown has waited for them.
+func (s *Server) httpServer(ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second, // an answer, then a confirmation email (sendTimeout)
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 // url returns the public URL of path, which starts with a slash.

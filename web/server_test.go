@@ -306,6 +306,26 @@ func TestRunShutsDownGracefully(t *testing.T) {
 	}
 }
 
+func TestServerTimeouts(t *testing.T) {
+	srv := newFixture(t).srv.httpServer(t.Context())
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout,
+		"ReadTimeout":       srv.ReadTimeout,
+		"WriteTimeout":      srv.WriteTimeout,
+		"IdleTimeout":       srv.IdleTimeout,
+	} {
+		if d <= 0 || d > time.Minute {
+			t.Errorf("%s = %v, want a limit of at most a minute", name, d)
+		}
+	}
+	if srv.WriteTimeout <= sendTimeout {
+		t.Errorf("WriteTimeout %v must leave room for the confirmation email (%v) after the answer", srv.WriteTimeout, sendTimeout)
+	}
+	if srv.MaxHeaderBytes <= 0 || srv.MaxHeaderBytes > 64<<10 {
+		t.Errorf("MaxHeaderBytes = %d, want a small limit", srv.MaxHeaderBytes)
+	}
+}
+
 func TestNewRequiresConfig(t *testing.T) {
 	f := newFixture(t)
 	good := f.srv.cfg
