@@ -25,6 +25,7 @@ const testBase = "https://weekly.example.com"
 type fixture struct {
 	t      testing.TB
 	db     *sql.DB
+	path   string // the database file
 	subs   *subscribers.Store
 	tokens *subscribers.Tokens
 	mail   *recordingMailer
@@ -88,12 +89,13 @@ func (b *syncBuffer) String() string {
 func newFixture(t testing.TB, edit ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "weekly.db"))
+	path := filepath.Join(t.TempDir(), "weekly.db")
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{t: t, db: db, mail: &recordingMailer{}, logs: &syncBuffer{},
+	f := &fixture{t: t, db: db, path: path, mail: &recordingMailer{}, logs: &syncBuffer{},
 		now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	f.subs = subscribers.NewStore(db, f.clock)
 	f.tokens, err = subscribers.NewTokens([]byte("0123456789abcdef0123456789abcdef"))

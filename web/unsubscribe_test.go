@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/backendweekly/weekly/store"
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/google/go-cmp/cmp"
 )
@@ -295,5 +298,75 @@ func TestMaskEmail(t *testing.T) {
 		if got := maskEmail(in); got != want {
 			t.Errorf("maskEmail(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestOneClickWhileAnotherProcessWrites sends many one-click requests at once while a
+// second connection pool on the same file (as the send loop in another process) keeps
+// writing. Every request must succeed: no "database is locked".
+func TestOneClickWhileAnotherProcessWrites(t *testing.T) {
+	f := newFixture(t)
+	issue := f.issue(1, "sent")
+	var paths []string
+	var ids []int64
+	for i := range 200 {
+		sub := f.add(fmt.Sprintf("p%d@example.com", i), "")
+		ids = append(ids, sub.ID)
+		paths = append(paths, "/unsubscribe/"+f.tokens.Unsubscribe(sub.ID, issue))
+	}
+	other, err := store.Open(t.Context(), f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	stop := make(chan struct{})
+	writerErr := make(chan error, 1)
+	go func() { // exits when stop is closed
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				writerErr <- nil
+				return
+			default:
+			}
+			tx, err := other.Begin()
+			if err == nil {
+				_, err = tx.Exec(`INSERT INTO feeds (url, created_at) VALUES (?, 0)`, fmt.Sprintf("https://f%d.example/", i))
+				if err == nil {
+					err = tx.Commit()
+				} else {
+					tx.Rollback()
+				}
+			}
+			if err != nil {
+				writerErr <- err
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	codes := make([]int, len(paths))
+	for i, p := range paths {
+		wg.Go(func() {
+			codes[i] = f.do("POST", p, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"), "").Code
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-writerErr; err != nil {
+		t.Errorf("the other writer failed: %v", err)
+	}
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: status %d, want 200", i, c)
+		}
+	}
+	for _, id := range ids {
+		if st := f.get(id).Status; st != subscribers.StatusUnsubscribed {
+			t.Errorf("subscriber %d: %s, want unsubscribed", id, st)
+		}
+	}
+	if strings.Contains(f.logs.String(), "locked") {
+		t.Errorf("logs mention a lock:\n%s", f.logs.String())
 	}
 }
