@@ -115,6 +115,26 @@ type ledger struct {
 	now   func() time.Time
 	owner string        // this sender's lease identity
 	lease time.Duration // how long a lease lasts unless renewed
+
+	sent *sql.Stmt // records a sent delivery; prepared once by prepare
+}
+
+// prepare readies the statement recording runs most. Preparing it in every
+// transaction was a tenth of the send loop's CPU.
+func (l *ledger) prepare(ctx context.Context) error {
+	st, err := l.db.PrepareContext(ctx, `UPDATE deliveries SET status = 'sent', attempts = ?, smtp_code = ?, reply = ?,
+		sent_at = ?, updated_at = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("digest: prepare: %w", err)
+	}
+	l.sent = st
+	return nil
+}
+
+func (l *ledger) close() {
+	if l.sent != nil {
+		l.sent.Close()
+	}
 }
 
 // issueInfo is what sending needs to know about an issue.
@@ -312,24 +332,16 @@ func (l *ledger) record(ctx context.Context, batch []*outcome) error {
 		return fmt.Errorf("digest: record deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	sent, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = 'sent', attempts = ?, smtp_code = ?, reply = ?,
-		sent_at = ?, updated_at = ? WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("digest: record deliveries: %w", err)
-	}
+	sent := tx.StmtContext(ctx, l.sent)
 	defer sent.Close()
-	other, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-		smtp_code = ?, reply = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'retry')`)
-	if err != nil {
-		return fmt.Errorf("digest: record deliveries: %w", err)
-	}
-	defer other.Close()
 	for _, o := range batch {
 		ms := o.at.UnixMilli()
 		if o.status == DeliverySent {
 			_, err = sent.ExecContext(ctx, o.attempts, o.code, o.reply, ms, ms, o.deliveryID)
 		} else {
-			_, err = other.ExecContext(ctx, o.status, o.attempts, o.next.UnixMilli(), o.code, o.reply, ms, o.deliveryID)
+			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+				smtp_code = ?, reply = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'retry')`,
+				o.status, o.attempts, o.next.UnixMilli(), o.code, o.reply, ms, o.deliveryID)
 		}
 		if err != nil {
 			return fmt.Errorf("digest: record delivery %d: %w", o.deliveryID, err)

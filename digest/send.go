@@ -169,6 +169,11 @@ func (s *Sender) Send(ctx context.Context, issueID int64, c Content) (Result, er
 	if c.Subject != "" {
 		info.subject = c.Subject
 	}
+	if err := l.prepare(ctx); err != nil {
+		l.release(context.WithoutCancel(ctx), issueID)
+		return Result{IssueID: issueID}, err
+	}
+	defer l.close()
 	r := &run{s: s, l: l, info: info, content: c, gate: newGate(s.cfg.PauseBase, s.cfg.PauseMax)}
 	finished, err := r.do(ctx)
 

@@ -2,6 +2,8 @@ package mailer
 
 import (
 	"errors"
+	"fmt"
+	"net/textproto"
 	"strings"
 
 	gomail "github.com/wneessen/go-mail"
@@ -89,4 +91,27 @@ func ReplyCode(err error) int {
 		return e.Code
 	}
 	return 0
+}
+
+// replyError classifies what a command returned. A reply about the recipient or the
+// message (RCPT TO, DATA) can be permanent; anything else, and any error that is not
+// a reply (a dropped connection, a timeout), is temporary.
+func replyError(cmd string, err error, aboutRecipient bool) *Error {
+	var te *textproto.Error
+	if !errors.As(err, &te) {
+		return &Error{Err: fmt.Errorf("mailer: %s: %w", cmd, err)}
+	}
+	// 421 is the server closing the session (RFC 5321 4.2.3), whatever the command.
+	recipient := aboutRecipient && te.Code >= 400 && te.Code < 600 && te.Code != 421
+	reply := fmt.Sprintf("%d %s", te.Code, te.Msg)
+	if len(reply) > 500 {
+		reply = reply[:500]
+	}
+	return &Error{
+		Code:      te.Code,
+		Permanent: recipient && te.Code >= 500,
+		Recipient: recipient,
+		Reply:     reply,
+		Err:       fmt.Errorf("mailer: %s: %w", cmd, err),
+	}
 }
