@@ -38,7 +38,7 @@ func TestBodyPartEncoding(t *testing.T) {
 				}
 				return n, nil
 			}
-			enc, part, err := bodyPart(write)
+			enc, part, err := bodyPart(write, new(bytes.Buffer))
 			if err != nil || enc != tc.want {
 				t.Fatalf("bodyPart(%q) = %q, %v; want %q", tc.body, enc, err, tc.want)
 			}

@@ -9,6 +9,7 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
@@ -188,7 +189,9 @@ func (m *Mailer) Outbox() bool { return m.cfg.Host == "" }
 // It waits for the rate limit first. A failure is an *Error; a cancelled ctx aborts an
 // exchange in progress by closing its connection, which counts as temporary.
 func (m *Mailer) Send(ctx context.Context, msg *Message) (reply string, err error) {
-	gm, err := m.build(msg)
+	bufs := [2]*bytes.Buffer{getBuf(), getBuf()}
+	defer func() { putBuf(bufs[0]); putBuf(bufs[1]) }()
+	gm, err := m.build(msg, &bufs)
 	if err != nil {
 		return "", err
 	}

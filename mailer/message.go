@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -44,8 +45,9 @@ type Message struct {
 // ErrInvalidMessage is wrapped by errors about a Message that can never be sent as given.
 var ErrInvalidMessage = errors.New("mailer: invalid message")
 
-// build turns msg into a go-mail message, signed when DKIM is on.
-func (m *Mailer) build(msg *Message) (*gomail.Msg, error) {
+// build turns msg into a go-mail message, signed when DKIM is on. The bodies are
+// rendered into bufs, which must outlive the message.
+func (m *Mailer) build(msg *Message, bufs *[2]*bytes.Buffer) (*gomail.Msg, error) {
 	if err := m.check(msg); err != nil {
 		return nil, &Error{Permanent: true, Err: err}
 	}
@@ -65,11 +67,11 @@ func (m *Mailer) build(msg *Message) (*gomail.Msg, error) {
 	gm.SetMessageIDWithValue(m.messageID(msg.ID))
 	gm.SetGenHeaderPreformatted("List-Id", listID(m.cfg.FromName, m.cfg.ListID))
 	m.setUnsubscribe(gm, msg.UnsubscribeURL)
-	textEnc, text, err := bodyPart(msg.Text)
+	textEnc, text, err := bodyPart(msg.Text, bufs[0])
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("mailer: text body: %w", err)}
 	}
-	htmlEnc, html, err := bodyPart(msg.HTML)
+	htmlEnc, html, err := bodyPart(msg.HTML, bufs[1])
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("mailer: HTML body: %w", err)}
 	}
