@@ -79,9 +79,9 @@ if [ -n "$SEND" ]; then
 	wait "$sendpid" && echo "send: exit 0" || echo "send: FAILED with exit $?"
 	tail -n 3 "$dir/send.out"
 	echo "deliveries by status: $(sqlite3 "$WEEKLY_DB" "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status, count(*) n FROM deliveries GROUP BY status)" 2>/dev/null || echo '(sqlite3 not installed)')"
-	if grep -i "locked\|busy" "$dir/send.log"; then echo "send log: DATABASE LOCKED"; else echo "send log: no 'database is locked'"; fi
+	if grep -i "database is locked\|SQLITE_BUSY" "$dir/send.log"; then echo "send log: DATABASE LOCKED"; else echo "send log: no 'database is locked'"; fi
 fi
-if grep -i "locked\|busy" "$dir/web.log"; then echo "web log: DATABASE LOCKED"; else echo "web log: no 'database is locked'"; fi
+if grep -i "database is locked\|SQLITE_BUSY" "$dir/web.log"; then echo "web log: DATABASE LOCKED"; else echo "web log: no 'database is locked'"; fi
 errors=$(grep -c 'level=ERROR' "$dir/web.log" || true)
 echo "web log: $errors errors"
 grep 'level=ERROR' "$dir/web.log" | head -n 3
