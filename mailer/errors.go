@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
-	"strings"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // Error is a failed delivery. Code keeps the SMTP reply code (0 when there was none: a
@@ -42,41 +39,6 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Temporary reports whether the delivery may succeed if tried again later.
 func (e *Error) Temporary() bool { return !e.Permanent }
-
-// classify turns what go-mail returned into an *Error.
-func classify(err error) *Error {
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
-		return &Error{Err: err}
-	}
-	code := se.ErrorCode()
-	recipient := se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPData || se.Reason == gomail.ErrSMTPDataClose
-	// 421 is the server closing the session (RFC 5321 4.2.3), whatever the command.
-	recipient = recipient && code >= 400 && code < 600 && code != 421
-	return &Error{
-		Code:      code,
-		Permanent: recipient && code >= 500,
-		Recipient: recipient,
-		Reply:     replyText(se),
-		Err:       err,
-	}
-}
-
-// replyText digs the server's words out of a SendError, which offers no accessor:
-// "SMTP RCPT TO failed: 550 5.1.1 no such user, affected recipient(s): ...".
-func replyText(se *gomail.SendError) string {
-	s := se.Error()
-	if _, after, ok := strings.Cut(s, ": "); ok {
-		s = after
-	}
-	if before, _, ok := strings.Cut(s, ", affected "); ok {
-		s = before
-	}
-	if len(s) > 500 {
-		s = s[:500]
-	}
-	return s
-}
 
 // IsPermanent reports whether err is a permanent delivery failure for its recipient.
 func IsPermanent(err error) bool {
