@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/backendweekly/weekly/templates"
@@ -38,6 +39,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if strings.Contains(r.Pattern, "{token}") || code >= 400 {
+		// Pages reached by a personal link, and errors, have no place in a search index.
+		w.Header().Set("X-Robots-Tag", "noindex")
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {

@@ -92,6 +92,11 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("GET %s headers (-want +got):\n%s", path, diff)
 		}
 	}
+	for path, want := range map[string]string{"/unsubscribe/AAAA": "noindex", "/archive/99": "noindex", "/": "", "/archive": ""} {
+		if got := f.do("GET", path, "", nil, "").Header().Get("X-Robots-Tag"); got != want {
+			t.Errorf("GET %s: X-Robots-Tag %q, want %q", path, got, want)
+		}
+	}
 	// The pages carry no inline script or style, which the CSP would block.
 	for _, path := range []string{"/", "/archive", "/archive/1", "/unsubscribe/AAAA"} {
 		body := f.do("GET", path, "", nil, "").Body.String()
