@@ -109,7 +109,11 @@ func dryRun(ctx context.Context, e *env, db *sql.DB, c *config, iss digest.Issue
 	for i, id := range first {
 		ids[i] = fmt.Sprint(id)
 	}
-	fmt.Fprintf(e.stdout, "Issue #%d (%q, %d items) would go to %d active subscribers %s.\n", iss.Number, iss.Subject, len(iss.Items), n, where)
+	items := fmt.Sprintf("%d items", len(iss.Items))
+	if len(iss.Items) == 1 {
+		items = "1 item"
+	}
+	fmt.Fprintf(e.stdout, "Issue #%d (%q, %s) would go to %d active subscribers %s.\n", iss.Number, iss.Subject, items, n, where)
 	if n > 0 {
 		fmt.Fprintf(e.stdout, "First subscriber ids: %s\n", strings.Join(ids, ", "))
 	}
