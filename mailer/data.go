@@ -19,26 +19,29 @@ type dataWriter struct {
 func (d *dataWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	d.some = d.some || n > 0
-	for len(p) > 0 {
-		if d.bol && p[0] == '.' {
+	start := 0 // the first byte not yet passed on: runs of plain lines go out whole
+	for i := 0; i < len(p); {
+		if d.bol && p[i] == '.' {
+			d.w.Write(p[start:i])
 			d.w.WriteByte('.')
+			start = i
 		}
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			d.w.Write(p)
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
 			d.bol, d.lastCR = false, p[len(p)-1] == '\r'
 			break
 		}
-		cr := (i > 0 && p[i-1] == '\r') || (i == 0 && d.lastCR)
-		d.w.Write(p[:i])
-		if !cr {
-			d.w.WriteByte('\r')
-		}
-		if err := d.w.WriteByte('\n'); err != nil {
-			return 0, err
+		k := i + j
+		if !((k > 0 && p[k-1] == '\r') || (k == 0 && d.lastCR)) {
+			d.w.Write(p[start:k])
+			d.w.WriteString("\r\n")
+			start = k + 1
 		}
 		d.bol, d.lastCR = true, false
-		p = p[i+1:]
+		i = k + 1
+	}
+	if _, err := d.w.Write(p[start:]); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
