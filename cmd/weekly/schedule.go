@@ -10,8 +10,15 @@ import (
 // lastFire returns the most recent time at or before now when sched fires, read in
 // loc, and false if it has not fired in the past year. robfig/cron only looks
 // forward, so this walks forward from a point far enough back.
+//
+// An "@every D" schedule has no fixed times: robfig/cron counts D from whenever the
+// daemon started. Its slots are taken to be the multiples of D since the zero time,
+// so that restarts agree on which slot now is in.
 func lastFire(sched cron.Schedule, now time.Time, loc *time.Location) (time.Time, bool) {
 	now = now.In(loc)
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		return now.Truncate(every.Delay), true
+	}
 	for _, back := range []time.Duration{8 * 24 * time.Hour, 32 * 24 * time.Hour, 367 * 24 * time.Hour} {
 		var last time.Time
 		for t := sched.Next(now.Add(-back)); !t.IsZero() && !t.After(now); t = sched.Next(t) {

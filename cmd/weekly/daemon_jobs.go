@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/backendweekly/weekly/digest"
+	"github.com/backendweekly/weekly/subscribers"
+	"github.com/backendweekly/weekly/templates"
+)
+
+// Outcomes of the weekly job, as logged and returned to tests.
+const (
+	outcomeSent    = "sent"    // an issue went out (or finished going out)
+	outcomeStopped = "stopped" // ctx ended during the send; it resumes at the next start
+	outcomeLeased  = "leased"  // another process is sending; nothing to do
+	outcomeFailed  = "failed"
+)
+
+// weeklyJob runs the weekly job once and logs one line with its outcome and
+// duration. It returns the outcome.
+func (d *daemon) weeklyJob(ctx context.Context) string {
+	start := time.Now()
+	outcome, attrs, err := d.weekly(ctx)
+	attrs = append(attrs, slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
+	if err != nil {
+		d.log.LogAttrs(context.Background(), slog.LevelError, "job_weekly", append(attrs, slog.Any("err", err))...)
+	} else {
+		d.log.LogAttrs(context.Background(), slog.LevelInfo, "job_weekly", attrs...)
+	}
+	return outcome
+}
+
+// weekly finishes a send left sending, then sends the most recent slot's issue if
+// it is owed (see planWeek). It is safe to run at any time, as often as wanted.
+func (d *daemon) weekly(ctx context.Context) (string, []slog.Attr, error) {
+	if outcome, attrs, err := d.resume(ctx); outcome != "" {
+		return outcome, attrs, err
+	}
+	now := d.now()
+	p, err := planWeek(ctx, d.db, d.sendSched, d.c.location, d.c.Grace, now)
+	if err != nil {
+		return outcomeFailed, nil, err
+	}
+	attrs := []slog.Attr{slog.Time("slot", p.Slot)}
+	switch {
+	case p.State == weekSent:
+		return "already_sent", append(attrs, slog.Int("issue", p.Issue)), nil
+	case p.Recorded:
+		return "already_" + p.State, attrs, nil
+	case p.State == weekMissed:
+		d.log.Warn("week_missed", slog.Time("slot", p.Slot), slog.Duration("late", now.Sub(p.Slot)), slog.Duration("grace", d.c.Grace),
+			slog.String("hint", "the daemon was down past the grace window; send the draft by hand with 'weekly digest send' if it is still wanted"))
+		return weekMissed, attrs, settle(ctx, d.db, p.Slot, weekMissed)
+	case p.State != weekDue:
+		return p.State, attrs, nil
+	}
+	return d.sendWeek(ctx, p.Slot, attrs)
+}
+
+// sendWeek refreshes the feeds, builds the draft (an editor's draft keeps its
+// subject, intro and dropped items, and gains what arrived since), checks the
+// minimum and sends the issue for slot.
+func (d *daemon) sendWeek(ctx context.Context, slot time.Time, attrs []slog.Attr) (string, []slog.Attr, error) {
+	if _, _, _, err := d.refresh(ctx); err != nil {
+		return outcomeFailed, attrs, err
+	}
+	issues := d.issues()
+	iss, err := issues.Build(ctx)
+	if err != nil {
+		return outcomeFailed, attrs, err
+	}
+	attrs = append(attrs, slog.Int("issue", iss.Number), slog.Int("items", len(iss.Items)))
+	if err := issues.CheckMinItems(iss); errors.Is(err, digest.ErrTooFewItems) {
+		d.log.Warn("week_skipped", slog.Time("slot", slot), slog.Int("items", len(iss.Items)), slog.Int("min_items", d.c.MinItems),
+			slog.String("hint", "skipping the week: too few items; the draft stays for next week, or send it by hand with 'weekly digest send'"))
+		return weekSkipped, attrs, settle(ctx, d.db, slot, weekSkipped)
+	}
+	if err := scheduleIssue(ctx, d.db, iss.ID, slot); err != nil {
+		return outcomeFailed, attrs, err
+	}
+	return d.sendOutcome(ctx, iss, attrs)
+}
+
+// resume finishes the issues left sending by a crash or a stop, oldest first. It
+// returns "" when there was none or all are now sent, so the job goes on.
+func (d *daemon) resume(ctx context.Context) (string, []slog.Attr, error) {
+	ids, err := digest.SendingIssues(ctx, d.db)
+	if err != nil {
+		return outcomeFailed, nil, err
+	}
+	for _, id := range ids {
+		iss, err := d.issues().Get(ctx, id)
+		if err != nil {
+			return outcomeFailed, nil, err
+		}
+		d.log.Info("send_resuming", slog.Int("issue", iss.Number))
+		outcome, attrs, err := d.sendOutcome(ctx, iss, []slog.Attr{slog.Bool("resumed", true)})
+		if outcome != outcomeSent || err != nil {
+			return outcome, attrs, err
+		}
+	}
+	return "", nil, nil
+}
+
+// sendOutcome sends iss and says how it went.
+func (d *daemon) sendOutcome(ctx context.Context, iss digest.Issue, attrs []slog.Attr) (string, []slog.Attr, error) {
+	res, err := d.send(ctx, iss)
+	n := res.Counts
+	attrs = append(attrs, slog.Int("issue", iss.Number), slog.Int("sent", n.Sent), slog.Int("failed", n.Failed),
+		slog.Int("skipped", n.Skipped), slog.Int("left", n.Left()))
+	switch {
+	case errors.Is(err, digest.ErrSendLeased):
+		return outcomeLeased, attrs, nil
+	case err != nil:
+		return outcomeFailed, attrs, err
+	case !res.Finished:
+		return outcomeStopped, attrs, nil
+	}
+	return outcomeSent, attrs, nil
+}
+
+// send renders iss once with the current templates and sends it through the
+// ledger. When ctx ends, the messages in flight get --stop-timeout to finish and
+// are recorded; the rest stay pending for the next start.
+func (d *daemon) send(ctx context.Context, iss digest.Issue) (digest.Result, error) {
+	site := digest.Site{ListName: d.c.Name, BaseURL: d.c.BaseURL, Location: d.c.location, Now: d.now}
+	rendered, err := d.pages.set().RenderIssue(iss.Template(site))
+	if err != nil {
+		return digest.Result{}, fmt.Errorf("serve: render issue #%d: %w", iss.Number, err)
+	}
+	tokens, err := loadTokens(ctx, d.db)
+	if err != nil {
+		return digest.Result{}, err
+	}
+	m, err := newMailer(d.c)
+	if err != nil {
+		return digest.Result{}, err
+	}
+	defer m.Close()
+	s, err := digest.NewSender(digest.SendConfig{
+		DB: d.db, Transport: m, Bouncer: subscribers.NewStore(d.db, d.now),
+		UnsubscribeURL: func(subscriberID, issueID int64) string {
+			return d.c.BaseURL + "/unsubscribe/" + tokens.Unsubscribe(subscriberID, issueID)
+		},
+		Concurrency: d.c.Concurrency, Logger: d.log, Now: d.now, StopTimeout: d.c.StopTimeout,
+		Progress: progressPrinter(io.Discard, d.log), // log lines, never a terminal display
+	})
+	if err != nil {
+		return digest.Result{}, err
+	}
+	return s.Send(ctx, iss.ID, digest.Content{
+		Subject: rendered.Subject(),
+		Personalize: func(name, url string) digest.Body {
+			return rendered.Personalize(templates.Personal{Name: name, UnsubscribeURL: url})
+		},
+	})
+}
+
+// fetchJob refreshes the feeds that are due and logs one line.
+func (d *daemon) fetchJob(ctx context.Context) {
+	start := time.Now()
+	fetched, failed, fresh, err := d.refresh(ctx)
+	attrs := []slog.Attr{slog.Int("feeds", fetched), slog.Int("failed", failed), slog.Int("new_items", fresh)}
+	outcome := "ok"
+	if failed > 0 {
+		outcome = "some_failed"
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("outcome", outcomeFailed), slog.Duration("duration", time.Since(start)), slog.Any("err", err))
+		d.log.LogAttrs(context.Background(), slog.LevelError, "job_fetch", attrs...)
+		return
+	}
+	attrs = append(attrs, slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
+	d.log.LogAttrs(context.Background(), slog.LevelInfo, "job_fetch", attrs...)
+}
+
+// refresh fetches every feed that is due; a failing feed is logged, with its
+// back-off, and reported by 'weekly status' and 'weekly feeds list'.
+func (d *daemon) refresh(ctx context.Context) (fetched, failed, fresh int, err error) {
+	rs, err := d.feeds().Refresh(ctx, d.fetcher)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			failed++
+			d.log.Warn("feed_failed", slog.Int64("feed_id", r.FeedID), slog.String("url", r.URL), slog.Int("failures", r.Failures),
+				slog.Time("next_fetch_at", r.NextFetchAt), slog.Any("err", r.Err))
+			continue
+		}
+		fresh += r.New
+	}
+	return len(rs), failed, fresh, nil
+}
