@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestServeEndToEnd runs 'weekly serve' with both jobs every second: the feeds are
+// refreshed, the issue goes to every subscriber once, the archive shows it, and a
+// subscriber who unsubscribes with one click gets nothing from the next issue.
+func TestServeEndToEnd(t *testing.T) {
+	c, srv := serveCLI(t)
+	queueLinks(t, c, "editor", 2)
+	feeds, err := startDemoFeeds(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feeds.close() })
+	for _, f := range demoFeedFiles {
+		c.ok("feeds", "add", feeds.url(f.file), "--name", f.name)
+	}
+	feeds.publish() // two new items in each feed, for the daemon's refresh to find
+	addr, stop, logs := startServe(t, c, "--send-schedule", "@every 1s", "--fetch-schedule", "@every 1s")
+
+	waitFor(t, "issue 1 to reach 3 subscribers", func() bool { return srv.Count() >= 3 })
+	code, page := get(t, addr+"/archive/1")
+	if code != http.StatusOK || !strings.Contains(page, "Postgres connection pool") || !strings.Contains(page, "editor post 1") {
+		t.Fatalf("GET /archive/1: status %d, want 200 with a new feed item and a queued link:\n%s", code, page)
+	}
+	if strings.Contains(page, "Why retries make outages longer") {
+		t.Errorf("issue 1 carries a feed item that was already there when the feed was added")
+	}
+
+	unsub := unsubscribeLink(t, srv, "ada@example.org")
+	if code := postForm(t, onServer(t, addr, unsub), "List-Unsubscribe=One-Click"); code != http.StatusOK {
+		t.Fatalf("one-click POST: status %d", code)
+	}
+	queueLinks(t, c, "second", 3)
+	waitFor(t, "issue 2 to reach the 2 who stayed", func() bool { return srv.Count() >= 5 })
+	if code, _ := get(t, addr+"/archive/2"); code != http.StatusOK {
+		t.Errorf("GET /archive/2: status %d, want 200", code)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("weekly serve after SIGTERM = %v, want nil (exit 0)", err)
+	}
+	want := map[string]int{"ada@example.org": 1, "bob@example.org": 2, "cy@example.org": 2}
+	if diff := cmp.Diff(want, srv.PerRecipient()); diff != "" {
+		t.Errorf("messages per recipient (-want +got):\n%s", diff)
+	}
+	for _, line := range []string{"msg=job_weekly", "outcome=sent", "msg=job_fetch", "msg=serve_stopped"} {
+		if !strings.Contains(logs.String(), line) {
+			t.Errorf("log lacks %q", line)
+		}
+	}
+	for _, s := range append(serveSubscribers, unsub[strings.LastIndex(unsub, "/")+1:]) {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("log shows %q: no addresses or tokens in logs", s)
+		}
+	}
+}
+
+// TestServeStopDuringSend cancels the daemon's context (SIGTERM) while the issue is
+// going out: serve returns nil, each delivery is either sent or pending, and the next
+// start sends the rest, to nobody twice.
+func TestServeStopDuringSend(t *testing.T) {
+	c, srv := serveCLI(t)
+	queueLinks(t, c, "stop", 3)
+	srv.Delay(300 * time.Millisecond)
+	c.env["WEEKLY_CONCURRENCY"] = "1"
+	c.env["WEEKLY_SEND_SCHEDULE"] = "0 0 * * *" // midnight today: due at start-up
+	_, stop, _ := startServe(t, c)
+	waitFor(t, "the first message to be in flight", func() bool { return srv.Attempts() > 0 || srv.Count() > 0 })
+	if err := stop(); err != nil {
+		t.Fatalf("weekly serve stopped during a send = %v, want nil (exit 0)", err)
+	}
+	got := deliveryStatuses(t, c.env["WEEKLY_DB"])
+	if got["sent"] != srv.Count() || got["sent"]+got["pending"] != 3 || got["sent"] == 3 {
+		t.Fatalf("after the stop: deliveries %v with %d messages accepted; want each sent one recorded, the rest pending", got, srv.Count())
+	}
+	srv.Delay(0)
+	_, stop, _ = startServe(t, c)
+	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == 3 })
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	want := map[string]int{"ada@example.org": 1, "bob@example.org": 1, "cy@example.org": 1}
+	if diff := cmp.Diff(want, srv.PerRecipient()); diff != "" {
+		t.Errorf("messages per recipient (-want +got):\n%s", diff)
+	}
+}
+
+// The crash test runs 'weekly serve' in a child process (this test binary again,
+// running TestServeCrashChild), kills it with SIGKILL in the middle of the send, and
+// starts the daemon again, which resumes: nobody is missed, and nobody gets a second
+// copy except those whose message was in flight.
+
+const serveCrashEnv = "WEEKLY_TEST_SERVE_CRASH_CHILD"
+
+func TestServeRestartAfterKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	c, srv := serveCLI(t)
+	queueLinks(t, c, "crash", 3)
+	emails := append(addSubscribers(t, c, 57), serveSubscribers...)
+	srv.Delay(10 * time.Millisecond)
+	const conc = 3
+	c.env["WEEKLY_CONCURRENCY"] = "3"
+	c.env["WEEKLY_SEND_SCHEDULE"] = "0 0 * * *"
+	c.env["WEEKLY_LISTEN"] = "127.0.0.1:0"
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), serveCrashEnv+"=1")
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the child to send 15 messages", func() bool { return srv.Count() >= 15 })
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait() // reaped, its pid is gone and its send lease can be taken over at once
+	killedAt := srv.Count()
+	if killedAt >= len(emails) {
+		t.Fatalf("the child finished (%d messages) before it was killed; output:\n%s", killedAt, out)
+	}
+
+	srv.Delay(0)
+	_, stop, _ := startServe(t, c)
+	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	got := srv.PerRecipient()
+	missed, dups := 0, 0
+	for _, e := range emails {
+		switch n := got[e]; {
+		case n == 0:
+			missed++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	t.Logf("killed after %d messages; %d missed, %d duplicates", killedAt, missed, dups)
+	if missed != 0 || dups > conc {
+		t.Errorf("%d missed and %d duplicates; want none missed and at most %d (the messages in flight)", missed, dups, conc)
+	}
+}
+
+// TestServeCrashChild is the child of TestServeRestartAfterKill9; alone it does nothing.
+func TestServeCrashChild(t *testing.T) {
+	if os.Getenv(serveCrashEnv) == "" {
+		t.Skip("runs only as the child of TestServeRestartAfterKill9")
+	}
+	run(context.Background(), []string{"serve"}, os.Getenv, strings.NewReader(""), os.Stdout, os.Stderr) // killed before it returns
+}
+
+// TestServeSIGHUPReloadsTemplates changes an override template and sends the
+// daemon SIGHUP: the next page comes from the new template, and a broken one is
+// refused while the old one stays.
+func TestServeSIGHUPReloadsTemplates(t *testing.T) {
+	c, _ := serveCLI(t)
+	dir := t.TempDir()
+	c.env["WEEKLY_TEMPLATES"] = dir
+	addr, stop, logs := startServe(t, c)
+	if _, page := get(t, addr+"/subscribe"); strings.Contains(page, "Reloaded sign-up") {
+		t.Fatal("the page shows the override before it exists")
+	}
+	css := filepath.Join(dir, "web")
+	if err := os.MkdirAll(css, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(css, "style.css"), []byte("/* Reloaded sign-up */ body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the templates to reload", func() bool { return strings.Contains(logs.String(), "msg=templates_reloaded") })
+	if _, body := get(t, addr+"/style.css"); !strings.Contains(body, "Reloaded sign-up") {
+		t.Errorf("after SIGHUP, /style.css = %q; want the override", body)
+	}
+	if err := os.WriteFile(filepath.Join(css, "signup.html.tmpl"), []byte("{{define"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the broken template to be refused", func() bool { return strings.Contains(logs.String(), "msg=templates_reload_failed") })
+	if code, body := get(t, addr+"/style.css"); code != http.StatusOK || !strings.Contains(body, "Reloaded sign-up") {
+		t.Errorf("after a failed reload, /style.css = %d %q; want the templates loaded before", code, body)
+	}
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Error(err)
+	}
+}
