@@ -26,6 +26,11 @@ const (
 func (d *daemon) weeklyJob(ctx context.Context) string {
 	start := time.Now()
 	outcome, attrs, err := d.weekly(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Stopped before the send began (during the feed refresh or the build):
+		// nothing was sent, and the next start takes the slot up again.
+		outcome, err = outcomeStopped, nil
+	}
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
 	if err != nil {
 		d.log.LogAttrs(context.Background(), slog.LevelError, "job_weekly", append(attrs, slog.Any("err", err))...)
@@ -68,6 +73,9 @@ func (d *daemon) weekly(ctx context.Context) (string, []slog.Attr, error) {
 func (d *daemon) sendWeek(ctx context.Context, slot time.Time, attrs []slog.Attr) (string, []slog.Attr, error) {
 	if _, _, _, err := d.refresh(ctx); err != nil {
 		return outcomeFailed, attrs, err
+	}
+	if ctx.Err() != nil {
+		return outcomeStopped, attrs, nil
 	}
 	issues := d.issues()
 	iss, err := issues.Build(ctx)
@@ -180,7 +188,8 @@ func (d *daemon) fetchJob(ctx context.Context) {
 }
 
 // refresh fetches every feed that is due; a failing feed is logged, with its
-// back-off, and reported by 'weekly status' and 'weekly feeds list'.
+// back-off, and reported by 'weekly status' and 'weekly feeds list'. The log names
+// feeds by ID and name, not URL: a private feed's URL may carry a key.
 func (d *daemon) refresh(ctx context.Context) (fetched, failed, fresh int, err error) {
 	rs, err := d.feeds().Refresh(ctx, d.fetcher)
 	if err != nil {
@@ -189,7 +198,7 @@ func (d *daemon) refresh(ctx context.Context) (fetched, failed, fresh int, err e
 	for _, r := range rs {
 		if r.Err != nil {
 			failed++
-			d.log.Warn("feed_failed", slog.Int64("feed_id", r.FeedID), slog.String("url", r.URL), slog.Int("failures", r.Failures),
+			d.log.Warn("feed_failed", slog.Int64("feed_id", r.FeedID), slog.String("feed", r.Name), slog.Int("failures", r.Failures),
 				slog.Time("next_fetch_at", r.NextFetchAt), slog.Any("err", r.Err))
 			continue
 		}

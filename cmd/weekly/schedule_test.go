@@ -60,3 +60,26 @@ func mustSchedule(t *testing.T, spec string) interface{ Next(time.Time) time.Tim
 	}
 	return s
 }
+
+func TestLastFireEvery(t *testing.T) {
+	// "@every D" counts from start-up in robfig/cron; its slots here are the
+	// multiples of D, so two starts in one slot agree on it.
+	every, err := parseSchedule("@every 1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{
+		time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 23, 10, 42, 13, 5, time.UTC),
+		time.Date(2026, 11, 23, 10, 59, 59, 0, time.UTC),
+	} {
+		want := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		if got, ok := lastFire(every, now, time.UTC); !ok || !got.Equal(want) {
+			t.Errorf("lastFire(@every 1h, %v) = %v, %v; want %v", now, got, ok, want)
+		}
+	}
+	s := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	if sameSlot(every, s, s.Add(time.Hour)) || !sameSlot(every, s, s) {
+		t.Error("sameSlot(@every 1h): want the next hour to be a new slot and the same hour the same")
+	}
+}

@@ -74,8 +74,6 @@ type daemon struct {
 	// now is the clock every decision and record of the daemon reads: which slot is
 	// due, the window and dates, the ledger. Tests move it.
 	now func() time.Time
-	// onListen, if set, is told the web server's address once it listens.
-	onListen func(net.Addr)
 
 	pages   *liveTemplates
 	fetcher *feeds.Fetcher
@@ -159,9 +157,6 @@ func (d *daemon) run(ctx context.Context) error {
 		ln.Addr(), d.c.BaseURL, next.Format("Mon 2006-01-02 15:04 MST"))
 	d.log.Info("serve_started", slog.String("addr", ln.Addr().String()), slog.String("send_schedule", d.c.SendSchedule),
 		slog.String("fetch_schedule", d.c.FetchSchedule), slog.Time("next_send", next))
-	if d.onListen != nil {
-		d.onListen(ln.Addr())
-	}
 	for {
 		select {
 		case <-hup:

@@ -207,3 +207,30 @@ func TestServeSIGHUPReloadsTemplates(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestServeUsageErrors(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"serve"}, // no database yet
+		{"serve", "--send-schedule", "CRON_TZ="},
+		{"serve", "--send-schedule", "CRON_TZ=Europe/Berlin"},
+		{"serve", "--fetch-schedule", "every hour"},
+		{"serve", "--send-schedule", "0 9 * * 1 *"},
+		{"serve", "--grace", "-1h"},
+		{"serve", "--stop-timeout", "0s"},
+		{"serve", "--listen", "nonsense"},
+		{"serve", "extra"},
+		{"status", "--send-schedule", "CRON_TZ="},
+		{"demo", "extra"},
+	} {
+		_, _, err := c.run("", args...)
+		var ue usageError
+		if !errors.As(err, &ue) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("weekly %q: error = %v, want a one-line usage error", args, err)
+		}
+	}
+	c.ok("init")
+	if out := c.ok("serve", "--help"); !strings.Contains(out, "-send-schedule") || !strings.Contains(out, "-stop-timeout") {
+		t.Errorf("weekly serve --help does not list the schedule flags:\n%s", out)
+	}
+}
