@@ -105,33 +105,13 @@ func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, 
 	return srv, func() { m.Close() }, nil
 }
 
-// newWebMailer returns the mailer the web server sends confirmation emails with.
+// newWebMailer returns the mailer the web server sends confirmation emails with:
+// the send loop's settings with two connections, as confirmations are rare and the
+// send loop has its own.
 func newWebMailer(c *config) (*mailer.Mailer, error) {
-	mc := mailer.Config{
-		From:              c.From,
-		FromName:          c.Name,
-		UnsubscribeMailto: c.UnsubMailto,
-		Host:              c.SMTPHost,
-		Port:              c.SMTPPort,
-		TLS:               c.SMTPTLS,
-		Auth:              c.SMTPAuth,
-		Username:          c.SMTPUser,
-		Password:          c.SMTPPassword,
-		HELO:              c.HELO,
-		Timeout:           c.SMTPTimeout,
-		Concurrency:       2, // confirmations are rare; the send loop has its own mailer
-		Outbox:            c.Outbox,
-		DKIMDomain:        c.DKIMDomain,
-		DKIMSelector:      c.DKIMSelector,
-	}
-	if c.DKIMKeyFile != "" {
-		key, err := mailer.LoadDKIMKey(c.DKIMKeyFile)
-		if err != nil {
-			return nil, err
-		}
-		mc.DKIMKey = key
-	}
-	return mailer.New(mc)
+	wc := *c
+	wc.Concurrency = 2
+	return newMailer(&wc)
 }
 
 // confirmMailer sends the double opt-in email: web.Mailer over the mailer and the
