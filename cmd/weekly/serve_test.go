@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backendweekly/weekly/mailer/smtptest"
 )
 
 // TestServeEndToEnd runs 'weekly serve' with both jobs every second: the feeds are
@@ -88,10 +93,27 @@ func TestServeStopDuringSend(t *testing.T) {
 		t.Fatalf("after the stop: deliveries %v with %d messages accepted; want each sent one recorded, the rest pending", got, srv.Count())
 	}
 	srv.Delay(0)
-	_, stop, _ = startServe(t, c)
+	c.env["WEEKLY_LOG_FORMAT"] = "json"
+	_, stop, logs := startServe(t, c)
 	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == 3 })
 	if err := stop(); err != nil {
 		t.Error(err)
+	}
+	jobs := 0
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("--log-format json wrote a line that is not JSON: %q", line)
+		}
+		if rec["msg"] == "job_weekly" {
+			jobs++
+			if rec["outcome"] == nil || rec["duration"] == nil {
+				t.Errorf("job line lacks its outcome or duration: %q", line)
+			}
+		}
+	}
+	if jobs != 1 {
+		t.Errorf("%d job_weekly lines, want 1 for the start-up run:\n%s", jobs, logs)
 	}
 	want := map[string]int{"ada@example.org": 1, "bob@example.org": 1, "cy@example.org": 1}
 	if diff := cmp.Diff(want, srv.PerRecipient()); diff != "" {
@@ -117,18 +139,7 @@ func TestServeRestartAfterKill9(t *testing.T) {
 	const conc = 3
 	c.env["WEEKLY_CONCURRENCY"] = "3"
 	c.env["WEEKLY_SEND_SCHEDULE"] = "0 0 * * *"
-	c.env["WEEKLY_LISTEN"] = "127.0.0.1:0"
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), serveCrashEnv+"=1")
-	for k, v := range c.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the child to send 15 messages", func() bool { return srv.Count() >= 15 })
+	cmd, out := startServeChild(t, c, srv, 15)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,12 +171,74 @@ func TestServeRestartAfterKill9(t *testing.T) {
 	}
 }
 
-// TestServeCrashChild is the child of TestServeRestartAfterKill9; alone it does nothing.
+// TestServeCrashChild is the child of TestServeRestartAfterKill9 and
+// TestServeSIGTERMExitsZero; alone it does nothing. It runs serve as main does, with
+// SIGINT and SIGTERM ending the context, and passes (exit 0) when serve returns nil.
 func TestServeCrashChild(t *testing.T) {
 	if os.Getenv(serveCrashEnv) == "" {
-		t.Skip("runs only as the child of TestServeRestartAfterKill9")
+		t.Skip("runs only as the child of TestServeRestartAfterKill9 and TestServeSIGTERMExitsZero")
 	}
-	run(context.Background(), []string{"serve"}, os.Getenv, strings.NewReader(""), os.Stdout, os.Stderr) // killed before it returns
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, []string{"serve"}, os.Getenv, strings.NewReader(""), os.Stdout, os.Stderr); err != nil {
+		t.Fatalf("weekly serve = %v, want nil", err)
+	}
+}
+
+// startServeChild runs 'weekly serve' in a child process with c's environment and
+// waits until the test SMTP server has accepted n messages from it.
+func startServeChild(t *testing.T, c *cli, srv *smtptest.Server, n int) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), serveCrashEnv+"=1", "WEEKLY_LISTEN=127.0.0.1:0")
+	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, fmt.Sprintf("the child to send %d messages", n), func() bool { return srv.Count() >= n })
+	return cmd, out
+}
+
+// TestServeSIGTERMExitsZero sends SIGTERM to a daemon in the middle of a send: it
+// exits 0, every message it sent is recorded and the rest are pending, and the next
+// start sends those, to nobody twice.
+func TestServeSIGTERMExitsZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	c, srv := serveCLI(t)
+	queueLinks(t, c, "term", 3)
+	emails := append(addSubscribers(t, c, 57), serveSubscribers...)
+	srv.Delay(10 * time.Millisecond)
+	c.env["WEEKLY_CONCURRENCY"] = "3"
+	c.env["WEEKLY_SEND_SCHEDULE"] = "0 0 * * *"
+	cmd, out := startServeChild(t, c, srv, 10)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("weekly serve after SIGTERM: %v, want exit 0; output:\n%s", err, out)
+	}
+	got := deliveryStatuses(t, c.env["WEEKLY_DB"])
+	if got["sent"] != srv.Count() || got["sent"]+got["pending"] != len(emails) || got["sent"] == len(emails) {
+		t.Fatalf("after SIGTERM: deliveries %v with %d messages accepted; want each sent one recorded, the rest pending", got, srv.Count())
+	}
+	srv.Delay(0)
+	_, stop, _ := startServe(t, c)
+	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	for _, e := range emails {
+		if n := srv.PerRecipient()[e]; n != 1 {
+			t.Errorf("%s got %d copies, want 1", e, n)
+		}
+	}
 }
 
 // TestServeSIGHUPReloadsTemplates changes an override template and sends the
