@@ -1,8 +1,12 @@
 package main
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 func TestLastFire(t *testing.T) {
@@ -81,5 +85,15 @@ func TestLastFireEvery(t *testing.T) {
 	s := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	if sameSlot(every, s, s.Add(time.Hour)) || !sameSlot(every, s, s) {
 		t.Error("sameSlot(@every 1h): want the next hour to be a new slot and the same hour the same")
+	}
+}
+
+func TestCronLoggerReportsRecoveredPanic(t *testing.T) {
+	var logs lockedBuffer
+	l := cronLogger{slog.New(slog.NewTextHandler(&logs, nil))}
+	job := cron.NewChain(cron.Recover(l), cron.SkipIfStillRunning(l)).Then(cron.FuncJob(func() { panic("boom") }))
+	job.Run() // must not panic
+	if got := logs.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "msg=cron_panic") || !strings.Contains(got, "boom") {
+		t.Errorf("log after a job panicked = %q, want an error line naming the panic", got)
 	}
 }

@@ -123,6 +123,8 @@ func (d *daemon) issues() *digest.Issues {
 // run serves until ctx ends, then stops the jobs (a send records what it has in
 // flight, within --stop-timeout), shuts the web server down and returns nil.
 func (d *daemon) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv, closeMail, err := d.newWebServer(ctx)
 	if err != nil {
 		return err
@@ -138,20 +140,7 @@ func (d *daemon) run(ctx context.Context) error {
 	webDone := make(chan error, 1)
 	go func() { webDone <- srv.Run(ctx, ln) }() // returns once ctx ends and requests finish
 
-	cl := cronLogger{d.log}
-	wrap := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl))
-	fetch := wrap.Then(cron.FuncJob(func() { d.fetchJob(ctx) }))
-	weekly := wrap.Then(cron.FuncJob(func() { d.weeklyJob(ctx) }))
-	cr := cron.New(cron.WithLocation(d.c.location), cron.WithParser(cronParser), cron.WithLogger(cl))
-	cr.Schedule(d.fetchSched, fetch)
-	cr.Schedule(d.sendSched, weekly)
-	// The weekly job also runs at start-up, through the same wrappers, so a tick
-	// that comes while it still runs is skipped: it resumes a send a crash left and
-	// sends a slot missed while the daemon was down.
-	var startup sync.WaitGroup
-	startup.Go(weekly.Run)
-	cr.Start()
-
+	cr, startup := d.startJobs(ctx)
 	next := d.sendSched.Next(d.now().In(d.c.location))
 	fmt.Fprintf(d.e.stdout, "Serving on http://%s (public URL %s). Next send %s. Stop with Ctrl-C.\n",
 		ln.Addr(), d.c.BaseURL, next.Format("Mon 2006-01-02 15:04 MST"))
@@ -163,17 +152,37 @@ func (d *daemon) run(ctx context.Context) error {
 			d.reloadTemplates()
 			continue
 		case err := <-webDone:
-			// The web server failed on its own; stop the jobs and report it.
-			d.stopJobs(cr, &startup)
+			// The web server failed on its own: stop everything and report it.
+			cancel()
+			d.stopJobs(cr, startup)
 			return err
 		case <-ctx.Done():
 		}
 		break
 	}
-	jobsErr := d.stopJobs(cr, &startup)
+	jobsErr := d.stopJobs(cr, startup)
 	webErr := <-webDone
 	d.log.Info("serve_stopped")
 	return firstErr(jobsErr, webErr)
+}
+
+// startJobs starts the scheduler with the two jobs, each wrapped so that a panic is
+// recovered and logged and a run never overlaps the one before. The weekly job also
+// runs at once, through the same wrappers (a tick that comes meanwhile is skipped):
+// it resumes a send a crash left and sends a slot missed while the daemon was down.
+// Jobs run on ctx and stop when it ends.
+func (d *daemon) startJobs(ctx context.Context) (*cron.Cron, *sync.WaitGroup) {
+	cl := cronLogger{d.log}
+	wrap := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl))
+	fetch := wrap.Then(cron.FuncJob(func() { d.fetchJob(ctx) }))
+	weekly := wrap.Then(cron.FuncJob(func() { d.weeklyJob(ctx) }))
+	cr := cron.New(cron.WithLocation(d.c.location), cron.WithParser(cronParser), cron.WithLogger(cl))
+	cr.Schedule(d.fetchSched, fetch)
+	cr.Schedule(d.sendSched, weekly)
+	var startup sync.WaitGroup
+	startup.Go(weekly.Run)
+	cr.Start()
+	return cr, &startup
 }
 
 // stopJobs stops the scheduler and waits for running jobs. A send sees ctx end and
