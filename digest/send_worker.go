@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -70,7 +71,7 @@ func (r *run) attempt(ctx context.Context, d delivery) *outcome {
 	r.gate.ok() // the server answered
 	if me.Permanent && r.refused() {
 		r.s.log.Error("send_refused", slog.Int64("issue_id", r.info.id), slog.Int("code", me.Code),
-			slog.Int("in_a_row", r.s.cfg.MaxRefusals), slog.String("reply", me.Reply))
+			slog.Int("in_a_row", r.s.cfg.MaxRefusals), slog.String("reply", redactAddresses(me.Reply)))
 		r.stop(fmt.Errorf("%w: %d in a row, the last: %s", ErrRefused, r.s.cfg.MaxRefusals, safeError(err)))
 		return nil // this one stays pending
 	}
@@ -108,18 +109,29 @@ func (r *run) subject() string {
 	return "Issue #" + strconv.Itoa(r.info.number)
 }
 
-// safeError describes err for a log line without the addresses go-mail puts in it.
+// safeError describes err for a log line or an error that reaches one. Servers
+// echo the recipient in replies ("550 5.1.1 <ann@example.com>: Recipient address
+// rejected") and go-mail names it in errors, so addresses are redacted.
 func safeError(err error) string {
+	s := err.Error()
 	var me *mailer.Error
 	if errors.As(err, &me) && me.Reply != "" {
-		return me.Reply
+		s = me.Reply
 	}
-	s := err.Error()
 	if len(s) > 200 {
 		s = s[:200]
 	}
-	return s
+	return redactAddresses(s)
 }
+
+// redactAddresses replaces every email address in s with "<address>".
+func redactAddresses(s string) string {
+	return addressRE.ReplaceAllString(s, "<address>")
+}
+
+// addressRE matches anything shaped like local@domain, generously: a false positive
+// only hides a little of a log line.
+var addressRE = regexp.MustCompile(`[^\s<>()\[\]:;,"']+@[^\s<>()\[\]:;,"']+`)
 
 // replyCode reads the code at the start of a server reply such as "250 2.0.0 Ok".
 func replyCode(reply string) int {
