@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -71,7 +70,7 @@ func (r *run) attempt(ctx context.Context, d delivery) *outcome {
 	r.gate.ok() // the server answered
 	if me.Permanent && r.refused() {
 		r.s.log.Error("send_refused", slog.Int64("issue_id", r.info.id), slog.Int("code", me.Code),
-			slog.Int("in_a_row", r.s.cfg.MaxRefusals), slog.String("reply", redactAddresses(me.Reply)))
+			slog.Int("in_a_row", r.s.cfg.MaxRefusals), slog.String("reply", mailer.RedactAddresses(me.Reply)))
 		r.stop(fmt.Errorf("%w: %d in a row, the last: %s", ErrRefused, r.s.cfg.MaxRefusals, safeError(err)))
 		return nil // this one stays pending
 	}
@@ -121,17 +120,8 @@ func safeError(err error) string {
 	if len(s) > 200 {
 		s = s[:200]
 	}
-	return redactAddresses(s)
+	return mailer.RedactAddresses(s)
 }
-
-// redactAddresses replaces every email address in s with "<address>".
-func redactAddresses(s string) string {
-	return addressRE.ReplaceAllString(s, "<address>")
-}
-
-// addressRE matches anything shaped like local@domain, generously: a false positive
-// only hides a little of a log line.
-var addressRE = regexp.MustCompile(`[^\s<>()\[\]:;,"']+@[^\s<>()\[\]:;,"']+`)
 
 // replyCode reads the code at the start of a server reply such as "250 2.0.0 Ok".
 func replyCode(reply string) int {

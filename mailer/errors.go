@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
+	"regexp"
 )
 
 // Error is a failed delivery. Code keeps the SMTP reply code (0 when there was none: a
@@ -28,12 +29,24 @@ type Error struct {
 	Err error
 }
 
+// Error describes the failure with every email address redacted: servers echo the
+// recipient in replies and error text ends up in log lines, which must never hold an
+// address. Reply keeps the server's own words for the delivery ledger.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return "mailer: delivery failed"
 	}
-	return e.Err.Error()
+	return RedactAddresses(e.Err.Error())
 }
+
+// RedactAddresses replaces everything shaped like an email address in s with
+// "<address>". It errs on the side of hiding: a false positive only hides a little
+// of a log line.
+func RedactAddresses(s string) string {
+	return addressRE.ReplaceAllString(s, "<address>")
+}
+
+var addressRE = regexp.MustCompile(`[^\s<>()\[\]:;,"']+@[^\s<>()\[\]:;,"']+`)
 
 func (e *Error) Unwrap() error { return e.Err }
 
