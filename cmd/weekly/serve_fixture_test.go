@@ -142,8 +142,8 @@ func startServe(t *testing.T, c *cli, args ...string) (string, func() error, *lo
 	return "", nil, nil
 }
 
-// waitFor polls cond for up to 20 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitUntil polls cond for up to 20 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
@@ -173,8 +173,8 @@ func unsubscribeLink(t *testing.T, srv *smtptest.Server, addr string) string {
 	return ""
 }
 
-// get returns the status and body of GET u.
-func get(t *testing.T, u string) (int, string) {
+// getPage returns the status and body of GET u.
+func getPage(t *testing.T, u string) (int, string) {
 	t.Helper()
 	res, err := http.Get(u)
 	if err != nil {

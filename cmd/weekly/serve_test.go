@@ -37,8 +37,8 @@ func TestServeEndToEnd(t *testing.T) {
 	feeds.publish() // two new items in each feed, for the daemon's refresh to find
 	addr, stop, logs := startServe(t, c, "--send-schedule", "@every 1s", "--fetch-schedule", "@every 1s")
 
-	waitFor(t, "issue 1 to reach 3 subscribers", func() bool { return srv.Count() >= 3 })
-	code, page := get(t, addr+"/archive/1")
+	waitUntil(t, "issue 1 to reach 3 subscribers", func() bool { return srv.Count() >= 3 })
+	code, page := getPage(t, addr+"/archive/1")
 	if code != http.StatusOK || !strings.Contains(page, "Postgres connection pool") || !strings.Contains(page, "editor post 1") {
 		t.Fatalf("GET /archive/1: status %d, want 200 with a new feed item and a queued link:\n%s", code, page)
 	}
@@ -51,8 +51,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("one-click POST: status %d", code)
 	}
 	queueLinks(t, c, "second", 3)
-	waitFor(t, "issue 2 to reach the 2 who stayed", func() bool { return srv.Count() >= 5 })
-	if code, _ := get(t, addr+"/archive/2"); code != http.StatusOK {
+	waitUntil(t, "issue 2 to reach the 2 who stayed", func() bool { return srv.Count() >= 5 })
+	if code, _ := getPage(t, addr+"/archive/2"); code != http.StatusOK {
 		t.Errorf("GET /archive/2: status %d, want 200", code)
 	}
 	if err := stop(); err != nil {
@@ -84,7 +84,7 @@ func TestServeStopDuringSend(t *testing.T) {
 	c.env["WEEKLY_CONCURRENCY"] = "1"
 	c.env["WEEKLY_SEND_SCHEDULE"] = "0 0 * * *" // midnight today: due at start-up
 	_, stop, _ := startServe(t, c)
-	waitFor(t, "the first message to be in flight", func() bool { return srv.Attempts() > 0 || srv.Count() > 0 })
+	waitUntil(t, "the first message to be in flight", func() bool { return srv.Attempts() > 0 || srv.Count() > 0 })
 	if err := stop(); err != nil {
 		t.Fatalf("weekly serve stopped during a send = %v, want nil (exit 0)", err)
 	}
@@ -95,7 +95,7 @@ func TestServeStopDuringSend(t *testing.T) {
 	srv.Delay(0)
 	c.env["WEEKLY_LOG_FORMAT"] = "json"
 	_, stop, logs := startServe(t, c)
-	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == 3 })
+	waitUntil(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == 3 })
 	if err := stop(); err != nil {
 		t.Error(err)
 	}
@@ -151,7 +151,7 @@ func TestServeRestartAfterKill9(t *testing.T) {
 
 	srv.Delay(0)
 	_, stop, _ := startServe(t, c)
-	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
+	waitUntil(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
 	if err := stop(); err != nil {
 		t.Error(err)
 	}
@@ -200,7 +200,7 @@ func startServeChild(t *testing.T, c *cli, srv *smtptest.Server, n int) (*exec.C
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, fmt.Sprintf("the child to send %d messages", n), func() bool { return srv.Count() >= n })
+	waitUntil(t, fmt.Sprintf("the child to send %d messages", n), func() bool { return srv.Count() >= n })
 	return cmd, out
 }
 
@@ -230,7 +230,7 @@ func TestServeSIGTERMExitsZero(t *testing.T) {
 	}
 	srv.Delay(0)
 	_, stop, _ := startServe(t, c)
-	waitFor(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
+	waitUntil(t, "the resumed send", func() bool { return deliveryStatuses(t, c.env["WEEKLY_DB"])["sent"] == len(emails) })
 	if err := stop(); err != nil {
 		t.Error(err)
 	}
@@ -249,7 +249,7 @@ func TestServeSIGHUPReloadsTemplates(t *testing.T) {
 	dir := t.TempDir()
 	c.env["WEEKLY_TEMPLATES"] = dir
 	addr, stop, logs := startServe(t, c)
-	if _, page := get(t, addr+"/subscribe"); strings.Contains(page, "Reloaded sign-up") {
+	if _, page := getPage(t, addr+"/subscribe"); strings.Contains(page, "Reloaded sign-up") {
 		t.Fatal("the page shows the override before it exists")
 	}
 	css := filepath.Join(dir, "web")
@@ -262,8 +262,8 @@ func TestServeSIGHUPReloadsTemplates(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the templates to reload", func() bool { return strings.Contains(logs.String(), "msg=templates_reloaded") })
-	if _, body := get(t, addr+"/style.css"); !strings.Contains(body, "Reloaded sign-up") {
+	waitUntil(t, "the templates to reload", func() bool { return strings.Contains(logs.String(), "msg=templates_reloaded") })
+	if _, body := getPage(t, addr+"/style.css"); !strings.Contains(body, "Reloaded sign-up") {
 		t.Errorf("after SIGHUP, /style.css = %q; want the override", body)
 	}
 	if err := os.WriteFile(filepath.Join(css, "signup.html.tmpl"), []byte("{{define"), 0o644); err != nil {
@@ -272,8 +272,8 @@ func TestServeSIGHUPReloadsTemplates(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the broken template to be refused", func() bool { return strings.Contains(logs.String(), "msg=templates_reload_failed") })
-	if code, body := get(t, addr+"/style.css"); code != http.StatusOK || !strings.Contains(body, "Reloaded sign-up") {
+	waitUntil(t, "the broken template to be refused", func() bool { return strings.Contains(logs.String(), "msg=templates_reload_failed") })
+	if code, body := getPage(t, addr+"/style.css"); code != http.StatusOK || !strings.Contains(body, "Reloaded sign-up") {
 		t.Errorf("after a failed reload, /style.css = %d %q; want the templates loaded before", code, body)
 	}
 	if err := stop(); err != nil {
