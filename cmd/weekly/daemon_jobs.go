@@ -32,11 +32,14 @@ func (d *daemon) weeklyJob(ctx context.Context) string {
 		outcome, err = outcomeStopped, nil
 	}
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Duration("duration", time.Since(start)))
-	if err != nil {
-		d.log.LogAttrs(context.Background(), slog.LevelError, "job_weekly", append(attrs, slog.Any("err", err))...)
-	} else {
-		d.log.LogAttrs(context.Background(), slog.LevelInfo, "job_weekly", attrs...)
+	level := slog.LevelInfo
+	switch {
+	case err != nil:
+		level, attrs = slog.LevelError, append(attrs, slog.Any("err", err))
+	case outcome == weekMissed || outcome == weekSkipped:
+		level = slog.LevelWarn // an editor should hear of a week that did not go out
 	}
+	d.log.LogAttrs(context.Background(), level, "job_weekly", attrs...)
 	return outcome
 }
 
@@ -58,8 +61,8 @@ func (d *daemon) weekly(ctx context.Context) (string, []slog.Attr, error) {
 	case p.Recorded:
 		return "already_" + p.State, attrs, nil
 	case p.State == weekMissed:
-		d.log.Warn("week_missed", slog.Time("slot", p.Slot), slog.Duration("late", now.Sub(p.Slot)), slog.Duration("grace", d.c.Grace),
-			slog.String("hint", "the daemon was down past the grace window; send the draft by hand with 'weekly digest send' if it is still wanted"))
+		attrs = append(attrs, slog.Duration("late", now.Sub(p.Slot)), slog.Duration("grace", d.c.Grace),
+			slog.String("hint", "the week was missed: the daemon was down past --grace; 'weekly digest send' sends the draft by hand"))
 		return weekMissed, attrs, settle(ctx, d.db, p.Slot, weekMissed)
 	case p.State != weekDue:
 		return p.State, attrs, nil
@@ -84,8 +87,8 @@ func (d *daemon) sendWeek(ctx context.Context, slot time.Time, attrs []slog.Attr
 	}
 	attrs = append(attrs, slog.Int("issue", iss.Number), slog.Int("items", len(iss.Items)))
 	if err := issues.CheckMinItems(iss); errors.Is(err, digest.ErrTooFewItems) {
-		d.log.Warn("week_skipped", slog.Time("slot", slot), slog.Int("items", len(iss.Items)), slog.Int("min_items", d.c.MinItems),
-			slog.String("hint", "skipping the week: too few items; the draft stays for next week, or send it by hand with 'weekly digest send'"))
+		attrs = append(attrs, slog.Int("min_items", d.c.MinItems),
+			slog.String("hint", "skipping the week: fewer items than --min-items; the draft stays for next week, or 'weekly digest send' sends it now"))
 		return weekSkipped, attrs, settle(ctx, d.db, slot, weekSkipped)
 	}
 	if err := scheduleIssue(ctx, d.db, iss.ID, slot); err != nil {

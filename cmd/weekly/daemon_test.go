@@ -40,6 +40,9 @@ func TestServeWeeklyCatchUp(t *testing.T) {
 			if got := d.weeklyJob(context.Background()); got != "already_"+tc.want {
 				t.Errorf("second tick = %q, want already_%s", got, tc.want)
 			}
+			if n := strings.Count(logs.String(), "the week was missed"); tc.want == weekMissed && n != 1 {
+				t.Errorf("the missed week logged %d times, want once:\n%s", n, logs)
+			}
 			clock.set(clock.now().Add(24 * time.Hour))
 			d2, _ := newTestDaemon(t, c, clock)
 			if got := d2.weeklyJob(context.Background()); got != "already_"+tc.want {
@@ -87,8 +90,8 @@ func TestServeWeeklySkipsThinWeekOnce(t *testing.T) {
 	if srv.Count() != 0 {
 		t.Errorf("messages sent = %d, want 0", srv.Count())
 	}
-	if n := strings.Count(logs.String(), "msg=week_skipped"); n != 1 {
-		t.Errorf("week_skipped logged %d times, want once:\n%s", n, logs)
+	if n := strings.Count(logs.String(), "skipping the week"); n != 1 || !strings.Contains(logs.String(), "level=WARN msg=job_weekly") {
+		t.Errorf("the skipped week logged %d times, want once as a warning:\n%s", n, logs)
 	}
 	// Next week the draft has its 3 items and goes out.
 	clock.set(slot2030.Add(7*24*time.Hour + time.Second))
