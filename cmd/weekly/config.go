@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -53,7 +54,9 @@ type config struct {
 	DKIMKeyFile  string        // --dkim-key, WEEKLY_DKIM_KEY: PEM private key file
 
 	// The web server.
-	Listen string // --listen, WEEKLY_LISTEN
+	Listen         string // --listen, WEEKLY_LISTEN
+	TrustedProxies string // --trusted-proxies, WEEKLY_TRUSTED_PROXIES: whose X-Forwarded-For is believed
+	trusted        []netip.Prefix
 
 	// The daemon's schedules.
 	FetchSchedule string        // --fetch-schedule, WEEKLY_FETCH_SCHEDULE
@@ -164,6 +167,8 @@ func (c *config) mailFlags(f *flagEnv) {
 
 func (c *config) webFlags(f *flagEnv) {
 	f.str(&c.Listen, "listen", "WEEKLY_LISTEN", "127.0.0.1:8080", "address the web server listens on")
+	f.str(&c.TrustedProxies, "trusted-proxies", "WEEKLY_TRUSTED_PROXIES", "",
+		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
 }
 
 func (c *config) scheduleFlags(f *flagEnv) {
@@ -262,7 +267,33 @@ func (c *config) validateWeb() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return usageError{fmt.Errorf("--listen %q: want host:port such as 127.0.0.1:8080", c.Listen)}
 	}
+	trusted, err := parseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	c.trusted = trusted
 	return nil
+}
+
+// parseTrustedProxies reads a comma-separated list of addresses and CIDR ranges.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", f)}
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // validateSchedule checks both schedules. robfig/cron panics on "CRON_TZ=" with

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -42,9 +41,6 @@ func parseServe(ctx context.Context, e *env, args []string) (*daemon, error) {
 	c.mailFlags(f)
 	c.webFlags(f)
 	c.scheduleFlags(f)
-	var proxies string
-	f.str(&proxies, "trusted-proxies", "WEEKLY_TRUSTED_PROXIES", "",
-		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return nil, err
@@ -53,21 +49,16 @@ func parseServe(ctx context.Context, e *env, args []string) (*daemon, error) {
 		c.validateMail(), c.validateWeb(), c.validateSchedule()); err != nil {
 		return nil, err
 	}
-	trusted, err := parseTrustedProxies(proxies)
-	if err != nil {
-		return nil, err
-	}
-	return newDaemon(ctx, e, &c, trusted)
+	return newDaemon(ctx, e, &c)
 }
 
 // daemon is 'weekly serve': one process with the web server and a robfig/cron
 // scheduler running two jobs, the feed refresh and the weekly issue.
 type daemon struct {
-	c       *config
-	e       *env
-	log     *slog.Logger
-	db      *sql.DB
-	trusted []netip.Prefix
+	c   *config
+	e   *env
+	log *slog.Logger
+	db  *sql.DB
 
 	fetchSched, sendSched cron.Schedule
 
@@ -80,7 +71,7 @@ type daemon struct {
 }
 
 // newDaemon opens the database and loads the templates; c must be validated.
-func newDaemon(ctx context.Context, e *env, c *config, trusted []netip.Prefix) (*daemon, error) {
+func newDaemon(ctx context.Context, e *env, c *config) (*daemon, error) {
 	fetchSched, _ := parseSchedule(c.FetchSchedule) // validated already
 	sendSched, _ := parseSchedule(c.SendSchedule)
 	pages, err := loadLiveTemplates(c.Templates)
@@ -96,7 +87,7 @@ func newDaemon(ctx context.Context, e *env, c *config, trusted []netip.Prefix) (
 	db.SetMaxIdleConns(webDBConns)
 	log := c.newLogger(e)
 	return &daemon{
-		c: c, e: e, log: log, db: db, trusted: trusted,
+		c: c, e: e, log: log, db: db,
 		fetchSched: fetchSched, sendSched: sendSched,
 		now:     time.Now,
 		pages:   pages,
@@ -125,7 +116,7 @@ func (d *daemon) issues() *digest.Issues {
 func (d *daemon) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv, closeMail, err := d.newWebServer(ctx)
+	srv, closeMail, err := newWebServer(ctx, d.c, d.db, d.log, d.pages, d.now)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/backendweekly/weekly/digest"
@@ -27,9 +25,6 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	c.contentFlags(f)
 	c.mailFlags(f)
 	c.webFlags(f)
-	var proxies string
-	f.str(&proxies, "trusted-proxies", "WEEKLY_TRUSTED_PROXIES", "",
-		"comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return helpOK(err)
@@ -38,11 +33,11 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 		c.validateStore(), c.validateContent(), c.validateMail(), c.validateWeb()); err != nil {
 		return err
 	}
-	trusted, err := parseTrustedProxies(proxies)
+	log := c.newLogger(e)
+	pages, err := loadLiveTemplates(c.Templates)
 	if err != nil {
 		return err
 	}
-	log := c.newLogger(e)
 	db, err := openExisting(ctx, c.DB)
 	if err != nil {
 		return err
@@ -53,7 +48,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	// keeps them open.
 	db.SetMaxOpenConns(webDBConns)
 	db.SetMaxIdleConns(webDBConns)
-	srv, closeMail, err := newWebServer(ctx, &c, db, log, trusted)
+	srv, closeMail, err := newWebServer(ctx, &c, db, log, pages, time.Now)
 	if err != nil {
 		return err
 	}
@@ -70,14 +65,11 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 // cores, while the server writes through one connection at a time anyway.
 const webDBConns = 8
 
-// newWebServer builds the web server from validated content, mail and store settings.
-// The returned function closes the mailer's connections.
-func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, trusted []netip.Prefix) (*web.Server, func(), error) {
+// newWebServer builds the web server from validated content, mail, web and store
+// settings, rendering with pages ('weekly serve' reloads them on SIGHUP). The
+// returned function closes the mailer's connections.
+func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, pages *liveTemplates, now func() time.Time) (*web.Server, func(), error) {
 	tokens, err := loadTokens(ctx, db)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := templates.Load(c.Templates)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,16 +79,17 @@ func newWebServer(ctx context.Context, c *config, db *sql.DB, log *slog.Logger, 
 	}
 	srv, err := web.New(web.Config{
 		DB:             db,
-		Subscribers:    subscribers.NewStore(db, time.Now),
+		Subscribers:    subscribers.NewStore(db, now),
 		Tokens:         tokens,
-		Archive:        web.NewArchive(digest.NewIssues(db, time.Now, digest.Config{ListName: c.Name})),
-		Pages:          set,
-		Mailer:         &confirmMailer{m: m, set: set, list: c.Name, home: c.BaseURL},
+		Archive:        web.NewArchive(digest.NewIssues(db, now, digest.Config{ListName: c.Name})),
+		Pages:          pages,
+		Mailer:         &confirmMailer{m: m, pages: pages, list: c.Name, home: c.BaseURL},
 		BaseURL:        c.BaseURL,
 		Name:           c.Name,
 		Location:       c.location,
 		Logger:         log,
-		TrustedProxies: trusted,
+		Now:            now,
+		TrustedProxies: c.trusted,
 	})
 	if err != nil {
 		m.Close()
@@ -115,16 +108,16 @@ func newWebMailer(c *config) (*mailer.Mailer, error) {
 }
 
 // confirmMailer sends the double opt-in email: web.Mailer over the mailer and the
-// confirmation templates.
+// current confirmation templates.
 type confirmMailer struct {
-	m    *mailer.Mailer
-	set  *templates.Set
-	list string // the newsletter's name
-	home string // the public base URL
+	m     *mailer.Mailer
+	pages *liveTemplates
+	list  string // the newsletter's name
+	home  string // the public base URL
 }
 
 func (cm *confirmMailer) SendConfirmation(ctx context.Context, c web.Confirmation) error {
-	body, err := cm.set.RenderConfirmation(templates.Confirmation{
+	body, err := cm.pages.set().RenderConfirmation(templates.Confirmation{
 		ListName:   cm.list,
 		HomeURL:    cm.home,
 		Name:       c.Name,
@@ -143,25 +136,4 @@ func (cm *confirmMailer) SendConfirmation(ctx context.Context, c web.Confirmatio
 		HTML:           body.WriteHTML,
 	})
 	return err
-}
-
-// parseTrustedProxies reads a comma-separated list of addresses and CIDR ranges.
-func parseTrustedProxies(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(f); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", f)}
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
 }
