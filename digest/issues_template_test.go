@@ -53,6 +53,10 @@ func TestTemplate(t *testing.T) {
 func TestExcerpt(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"<p>Hello <em>world</em></p><p>again</p>", "Hello world again"},
+		{"<p>Use <code>BEGIN IMMEDIATE</code>.</p>", "Use BEGIN IMMEDIATE."},
+		{"<p>size it from <em>arrival</em>, not <a href=x>guesses</a>!</p>", "size it from arrival, not guesses!"},
+		{"one<br>two<li>three</li>", "one two three"},
+		{"<svg><text>drawn</text></svg>kept<noscript>hidden</noscript>", "kept"},
 		{`<script>alert(1)</script><style>p{}</style>Text<img src="https://tracker.example/p.gif">`, "Text"},
 		{"Fish &amp; chips &lt;3 \"quoted\"", "Fish &amp; chips &lt;3 &#34;quoted&#34;"},
 		{"line\r\nbreaks\x00and\x1bcontrols", "line breaks and controls"},
