@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/backendweekly/weekly/digest"
-	"github.com/backendweekly/weekly/subscribers"
-	"github.com/backendweekly/weekly/templates"
 )
 
 // Outcomes of the weekly job, as logged and returned to tests.
@@ -139,37 +137,12 @@ func (d *daemon) sendOutcome(ctx context.Context, iss digest.Issue, attrs []slog
 // ledger. When ctx ends, the messages in flight get --stop-timeout to finish and
 // are recorded; the rest stay pending for the next start.
 func (d *daemon) send(ctx context.Context, iss digest.Issue) (digest.Result, error) {
-	site := digest.Site{ListName: d.c.Name, BaseURL: d.c.BaseURL, Location: d.c.location, Now: d.now}
-	rendered, err := d.pages.set().RenderIssue(iss.Template(site))
+	p, err := prepareSend(ctx, d.db, d.c, d.pages.set(), iss, d.now)
 	if err != nil {
-		return digest.Result{}, fmt.Errorf("serve: render issue #%d: %w", iss.Number, err)
+		return digest.Result{}, fmt.Errorf("serve: %w", err)
 	}
-	tokens, err := loadTokens(ctx, d.db)
-	if err != nil {
-		return digest.Result{}, err
-	}
-	m, err := newMailer(d.c)
-	if err != nil {
-		return digest.Result{}, err
-	}
-	defer m.Close()
-	s, err := digest.NewSender(digest.SendConfig{
-		DB: d.db, Transport: m, Bouncer: subscribers.NewStore(d.db, d.now),
-		UnsubscribeURL: func(subscriberID, issueID int64) string {
-			return d.c.BaseURL + "/unsubscribe/" + tokens.Unsubscribe(subscriberID, issueID)
-		},
-		Concurrency: d.c.Concurrency, Logger: d.log, Now: d.now, StopTimeout: d.c.StopTimeout,
-		Progress: progressPrinter(io.Discard, d.log), // log lines, never a terminal display
-	})
-	if err != nil {
-		return digest.Result{}, err
-	}
-	return s.Send(ctx, iss.ID, digest.Content{
-		Subject: rendered.Subject(),
-		Personalize: func(name, url string) digest.Body {
-			return rendered.Personalize(templates.Personal{Name: name, UnsubscribeURL: url})
-		},
-	})
+	defer p.close()
+	return p.toAll(ctx, d.db, d.c, d.log, d.now, progressPrinter(io.Discard, d.log)) // log lines, never a terminal display
 }
 
 // fetchJob refreshes the feeds that are due and logs one line.

@@ -126,30 +126,70 @@ func sendIssue(ctx context.Context, e *env, db *sql.DB, c *config, iss digest.Is
 	if err != nil {
 		return err
 	}
-	site := digest.Site{ListName: c.Name, BaseURL: c.BaseURL, Location: c.location}
+	p, err := prepareSend(ctx, db, c, set, iss, time.Now)
+	if err != nil {
+		return fmt.Errorf("digest send: %w", err)
+	}
+	defer p.close()
+	if to != "" {
+		return sendTestCopy(ctx, e, p, to)
+	}
+	return sendToAll(ctx, e, db, c, p)
+}
+
+// issueSend is what sending one issue needs, built the same way by 'weekly digest
+// send' and by the daemon: the issue rendered once, the mailer, and the signer of
+// its unsubscribe links.
+type issueSend struct {
+	iss            digest.Issue
+	rendered       *templates.Rendered
+	mailer         *mailer.Mailer
+	unsubscribeURL func(subscriberID, issueID int64) string
+}
+
+// prepareSend renders iss with set and opens the mailer; close releases it.
+func prepareSend(ctx context.Context, db *sql.DB, c *config, set *templates.Set, iss digest.Issue, now func() time.Time) (*issueSend, error) {
+	site := digest.Site{ListName: c.Name, BaseURL: c.BaseURL, Location: c.location, Now: now}
 	rendered, err := set.RenderIssue(iss.Template(site))
 	if err != nil {
-		return fmt.Errorf("digest send: render issue #%d: %w", iss.Number, err)
+		return nil, fmt.Errorf("render issue #%d: %w", iss.Number, err)
 	}
 	tokens, err := loadTokens(ctx, db)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := newMailer(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer m.Close()
-	unsubscribeURL := func(subscriberID, issueID int64) string {
-		return c.BaseURL + "/unsubscribe/" + tokens.Unsubscribe(subscriberID, issueID)
+	return &issueSend{
+		iss:      iss,
+		rendered: rendered,
+		mailer:   m,
+		unsubscribeURL: func(subscriberID, issueID int64) string {
+			return c.BaseURL + "/unsubscribe/" + tokens.Unsubscribe(subscriberID, issueID)
+		},
+	}, nil
+}
+
+func (p *issueSend) close() { p.mailer.Close() }
+
+func (p *issueSend) personalize(name, unsubscribeURL string) digest.Body {
+	return p.rendered.Personalize(templates.Personal{Name: name, UnsubscribeURL: unsubscribeURL})
+}
+
+// toAll sends the issue through the ledger to every active subscriber, or resumes
+// it. When ctx ends, the messages in flight get c.StopTimeout to finish and are
+// recorded; the rest stay pending.
+func (p *issueSend) toAll(ctx context.Context, db *sql.DB, c *config, log *slog.Logger, now func() time.Time, progress func(digest.Progress)) (digest.Result, error) {
+	s, err := digest.NewSender(digest.SendConfig{
+		DB: db, Transport: p.mailer, Bouncer: subscribers.NewStore(db, now), UnsubscribeURL: p.unsubscribeURL,
+		Concurrency: c.Concurrency, Logger: log, Now: now, StopTimeout: c.StopTimeout, Progress: progress,
+	})
+	if err != nil {
+		return digest.Result{}, err
 	}
-	personalize := func(name, url string) digest.Body {
-		return rendered.Personalize(templates.Personal{Name: name, UnsubscribeURL: url})
-	}
-	if to != "" {
-		return sendTestCopy(ctx, e, m, iss, rendered.Subject(), personalize, unsubscribeURL(0, iss.ID), to)
-	}
-	return sendToAll(ctx, e, db, c, m, iss, digest.Content{Subject: rendered.Subject(), Personalize: personalize}, unsubscribeURL)
+	return s.Send(ctx, p.iss.ID, digest.Content{Subject: p.rendered.Subject(), Personalize: p.personalize})
 }
 
 // newMailer builds the mailer from the mail settings.
@@ -170,44 +210,37 @@ func newMailer(c *config) (*mailer.Mailer, error) {
 	return mailer.New(mc)
 }
 
-// sendTestCopy sends iss to one address, outside the ledger. Its unsubscribe link
-// names no subscriber, so following it changes nothing.
-func sendTestCopy(ctx context.Context, e *env, m *mailer.Mailer, iss digest.Issue, subject string, personalize digest.Personalizer, unsub, to string) error {
-	body := personalize("", unsub)
-	reply, err := m.Send(ctx, &mailer.Message{
-		To: to, Subject: subject, Date: time.Now(),
-		Key:            fmt.Sprintf("issue-%04d/test", iss.Number),
+// sendTestCopy sends the issue to one address, outside the ledger. Its unsubscribe
+// link names no subscriber, so following it changes nothing.
+func sendTestCopy(ctx context.Context, e *env, p *issueSend, to string) error {
+	unsub := p.unsubscribeURL(0, p.iss.ID)
+	body := p.personalize("", unsub)
+	reply, err := p.mailer.Send(ctx, &mailer.Message{
+		To: to, Subject: p.rendered.Subject(), Date: time.Now(),
+		Key:            fmt.Sprintf("issue-%04d/test", p.iss.Number),
 		UnsubscribeURL: unsub, Text: body.WriteText, HTML: body.WriteHTML,
 	})
 	if err != nil {
-		return fmt.Errorf("digest send: test copy of issue #%d: %w", iss.Number, err)
+		return fmt.Errorf("digest send: test copy of issue #%d: %w", p.iss.Number, err)
 	}
-	fmt.Fprintf(e.stdout, "Sent a test copy of issue #%d to %s (%s). The ledger is unchanged.\n", iss.Number, to, reply)
+	fmt.Fprintf(e.stdout, "Sent a test copy of issue #%d to %s (%s). The ledger is unchanged.\n", p.iss.Number, to, reply)
 	return nil
 }
 
-func sendToAll(ctx context.Context, e *env, db *sql.DB, c *config, m *mailer.Mailer, iss digest.Issue, content digest.Content, unsub func(int64, int64) string) error {
+func sendToAll(ctx context.Context, e *env, db *sql.DB, c *config, p *issueSend) error {
 	log := c.newLogger(e)
-	s, err := digest.NewSender(digest.SendConfig{
-		DB: db, Transport: m, Bouncer: subscribers.NewStore(db, time.Now), UnsubscribeURL: unsub,
-		Concurrency: c.Concurrency, Logger: log, StopTimeout: c.StopTimeout,
-		Progress: progressPrinter(e.stderr, log),
-	})
+	res, err := p.toAll(ctx, db, c, log, time.Now, progressPrinter(e.stderr, log))
 	if err != nil {
-		return err
-	}
-	res, err := s.Send(ctx, iss.ID, content)
-	if err != nil {
-		return fmt.Errorf("digest send: issue #%d: %w", iss.Number, err)
+		return fmt.Errorf("digest send: issue #%d: %w", p.iss.Number, err)
 	}
 	n := res.Counts
 	if !res.Finished {
 		fmt.Fprintf(e.stdout, "Stopped: issue #%d has %d sent, %d failed, %d left. Run 'weekly digest send' again to resume.\n",
-			iss.Number, n.Sent, n.Failed, n.Left())
+			p.iss.Number, n.Sent, n.Failed, n.Left())
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "Issue #%d sent: %d delivered, %d failed, %d skipped (left before their copy went).\n",
-		iss.Number, n.Sent, n.Failed, n.Skipped)
+		p.iss.Number, n.Sent, n.Failed, n.Skipped)
 	return nil
 }
 
