@@ -321,7 +321,9 @@ func TestSendStopsCleanlyWhenCancelled(t *testing.T) {
 
 func TestSendLease(t *testing.T) {
 	f := newFixture(t, 40)
-	f.srv.Delay(5 * time.Millisecond)
+	// Slow enough that the first sender is still at work (about 200 ms) when the
+	// second one tries, even on a loaded machine.
+	f.srv.Delay(50 * time.Millisecond)
 	first := make(chan error, 1)
 	go func() {
 		_, err := f.sender(nil).Send(context.Background(), f.issueID, content)

@@ -89,7 +89,7 @@ func (d *daemon) sendWeek(ctx context.Context, slot time.Time, attrs []slog.Attr
 			slog.String("hint", "skipping the week: fewer items than --min-items; the draft stays for next week, or 'weekly digest send' sends it now"))
 		return weekSkipped, attrs, settle(ctx, d.db, slot, weekSkipped)
 	}
-	if err := scheduleIssue(ctx, d.db, iss.ID, slot); err != nil {
+	if err := issues.Schedule(ctx, iss.ID, slot); err != nil {
 		return outcomeFailed, attrs, err
 	}
 	return d.sendOutcome(ctx, iss, attrs)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/backendweekly/weekly/digest"
 	"github.com/backendweekly/weekly/store"
 )
 
@@ -76,38 +76,23 @@ func planWeek(ctx context.Context, db *sql.DB, sched cron.Schedule, loc *time.Lo
 	return p, nil
 }
 
-// answeringIssue returns the number of the issue that answers slot, or 0.
+// answeringIssue returns the number of the issue that answers slot, or 0: the one
+// made for the same week (DST double fires included), or one an editor started
+// sending by hand since slot.
 func answeringIssue(ctx context.Context, db *sql.DB, sched cron.Schedule, slot time.Time) (int, error) {
-	var number int
-	var at int64
-	err := db.QueryRowContext(ctx, `SELECT number, scheduled_for FROM issues
-		WHERE scheduled_for IS NOT NULL AND status IN ('sending', 'sent', 'cancelled')
-		ORDER BY scheduled_for DESC LIMIT 1`).Scan(&number, &at)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("serve: read scheduled issues: %w", err)
-	}
-	if err == nil && sameSlot(sched, time.UnixMilli(at), slot) {
+	issues := digest.NewIssues(db, time.Now, digest.Config{})
+	number, at, err := issues.LastScheduled(ctx)
+	switch {
+	case err == nil && sameSlot(sched, at, slot):
 		return number, nil
+	case err != nil && !errors.Is(err, digest.ErrNotFound):
+		return 0, err
 	}
-	err = db.QueryRowContext(ctx, `SELECT number FROM issues
-		WHERE status IN ('sending', 'sent') AND send_started_at >= ? ORDER BY send_started_at LIMIT 1`,
-		slot.UnixMilli()).Scan(&number)
-	if errors.Is(err, sql.ErrNoRows) {
+	number, err = issues.StartedSince(ctx, slot)
+	if errors.Is(err, digest.ErrNotFound) {
 		return 0, nil
 	}
-	if err != nil {
-		return 0, fmt.Errorf("serve: read sent issues: %w", err)
-	}
-	return number, nil
-}
-
-// scheduleIssue records on the draft iss which slot it answers, before it is sent.
-func scheduleIssue(ctx context.Context, db *sql.DB, issueID int64, slot time.Time) error {
-	if _, err := db.ExecContext(ctx, `UPDATE issues SET scheduled_for = ? WHERE id = ? AND status = 'draft'`,
-		slot.UnixMilli(), issueID); err != nil {
-		return fmt.Errorf("serve: schedule issue %d: %w", issueID, err)
-	}
-	return nil
+	return number, err
 }
 
 // settledSlot returns the last slot the daemon let pass and why (skipped or missed).
