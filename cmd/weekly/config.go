@@ -48,10 +48,14 @@ type config struct {
 	SMTPTimeout  time.Duration // --smtp-timeout, WEEKLY_SMTP_TIMEOUT
 	Concurrency  int           // --concurrency, WEEKLY_CONCURRENCY: SMTP connections
 	Rate         float64       // --rate, WEEKLY_RATE: messages per second, 0 for no limit
-	UnsubMailto  string        // --unsubscribe-mailto, WEEKLY_UNSUBSCRIBE_MAILTO
-	DKIMDomain   string        // --dkim-domain, WEEKLY_DKIM_DOMAIN
-	DKIMSelector string        // --dkim-selector, WEEKLY_DKIM_SELECTOR
-	DKIMKeyFile  string        // --dkim-key, WEEKLY_DKIM_KEY: PEM private key file
+	// Hard bounces (5xx replies) before a subscriber becomes bounced: after a
+	// 550/551/553 "no such user" reply, and after any other 5xx.
+	BouncesNoUser int    // --bounces-no-user, WEEKLY_BOUNCES_NO_USER
+	BouncesOther  int    // --bounces-other, WEEKLY_BOUNCES_OTHER
+	UnsubMailto   string // --unsubscribe-mailto, WEEKLY_UNSUBSCRIBE_MAILTO
+	DKIMDomain    string // --dkim-domain, WEEKLY_DKIM_DOMAIN
+	DKIMSelector  string // --dkim-selector, WEEKLY_DKIM_SELECTOR
+	DKIMKeyFile   string // --dkim-key, WEEKLY_DKIM_KEY: PEM private key file
 
 	// The web server.
 	Listen         string // --listen, WEEKLY_LISTEN
@@ -159,6 +163,8 @@ func (c *config) mailFlags(f *flagEnv) {
 	f.duration(&c.SMTPTimeout, "smtp-timeout", "WEEKLY_SMTP_TIMEOUT", 30*time.Second, "SMTP connect and command timeout")
 	f.int(&c.Concurrency, "concurrency", "WEEKLY_CONCURRENCY", 10, "SMTP connections used in parallel")
 	f.float(&c.Rate, "rate", "WEEKLY_RATE", 0, "most messages per second over all connections; 0 for no limit")
+	f.int(&c.BouncesNoUser, "bounces-no-user", "WEEKLY_BOUNCES_NO_USER", 1, "hard bounces after a 550/551/553 (no such user) reply before a subscriber is marked bounced")
+	f.int(&c.BouncesOther, "bounces-other", "WEEKLY_BOUNCES_OTHER", 3, "hard bounces after any other 5xx reply before a subscriber is marked bounced")
 	f.str(&c.UnsubMailto, "unsubscribe-mailto", "WEEKLY_UNSUBSCRIBE_MAILTO", "", "optional address for mailto: unsubscribes in List-Unsubscribe")
 	f.str(&c.DKIMDomain, "dkim-domain", "WEEKLY_DKIM_DOMAIN", "", "DKIM signing domain (d=); empty: no signature")
 	f.str(&c.DKIMSelector, "dkim-selector", "WEEKLY_DKIM_SELECTOR", "", "DKIM selector (s=)")
@@ -245,6 +251,9 @@ func (c *config) validateMail() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 200 {
 		return usageError{fmt.Errorf("--concurrency %d: want 1-200", c.Concurrency)}
+	}
+	if c.BouncesNoUser < 1 || c.BouncesOther < 1 {
+		return usageError{fmt.Errorf("--bounces-no-user %d, --bounces-other %d: want at least 1", c.BouncesNoUser, c.BouncesOther)}
 	}
 	if c.Rate < 0 {
 		return usageError{fmt.Errorf("--rate %v: must not be negative", c.Rate)}

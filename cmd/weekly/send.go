@@ -185,6 +185,7 @@ func (p *issueSend) toAll(ctx context.Context, db *sql.DB, c *config, log *slog.
 	s, err := digest.NewSender(digest.SendConfig{
 		DB: db, Transport: p.mailer, Bouncer: subscribers.NewStore(db, now), UnsubscribeURL: p.unsubscribeURL,
 		Concurrency: c.Concurrency, Logger: log, Now: now, StopTimeout: c.StopTimeout, Progress: progress,
+		NoUserBounces: c.BouncesNoUser, OtherBounces: c.BouncesOther,
 	})
 	if err != nil {
 		return digest.Result{}, err

@@ -137,3 +137,30 @@ func TestDigestSendStopsOnSignalAndResumes(t *testing.T) {
 		t.Errorf("resumed digest send = %q, %v, %d messages; want 3, none twice", got, err, srv.Count())
 	}
 }
+
+// TestDigestSendBounceThresholds checks that --bounces-other reaches the send loop:
+// one 554 reply marks a subscriber bounced when the threshold is 1, not at the
+// default of 3.
+func TestDigestSendBounceThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		threshold string
+		want      subscribers.Status
+	}{{"", subscribers.StatusActive}, {"1", subscribers.StatusBounced}} {
+		c := sendCLI(t)
+		srv := smtptest.NewServer(t)
+		srv.Reject(554, "bob@example.org")
+		c.env["WEEKLY_SMTP_HOST"], c.env["WEEKLY_SMTP_PORT"], c.env["WEEKLY_SMTP_TLS"] = srv.Host(), strconv.Itoa(srv.Port()), "none"
+		c.env["WEEKLY_BOUNCES_OTHER"] = tc.threshold
+		if out, err := c.send(); err != nil || !strings.Contains(out, "2 delivered, 1 failed") {
+			t.Fatalf("WEEKLY_BOUNCES_OTHER=%q: digest send = %q, %v; want 2 delivered, 1 failed", tc.threshold, out, err)
+		}
+		out := c.ok("subscribers", "list", "--status", string(tc.want))
+		if !strings.Contains(out, "bob@example.org") {
+			t.Errorf("WEEKLY_BOUNCES_OTHER=%q: after one 554, bob is not %s:\n%s", tc.threshold, tc.want, out)
+		}
+	}
+	c := sendCLI(t)
+	if _, err := c.send("--bounces-other", "0"); err == nil || !strings.Contains(err.Error(), "--bounces-other") {
+		t.Errorf("digest send --bounces-other 0: error = %v, want one naming the flag", err)
+	}
+}
