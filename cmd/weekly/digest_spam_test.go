@@ -30,10 +30,8 @@ func TestSentIssueSpamScore(t *testing.T) {
 	c.env["WEEKLY_OUTBOX"] = filepath.Join(t.TempDir(), "outbox")
 	c.env["WEEKLY_FROM"] = "weekly@weekly.example.com"
 	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
+	defer db.Close()
 	if _, err := subscribers.NewStore(db, nil).Add(ctx, "ada@example.org", "Ada Lovelace", subscribers.SourceCLI); err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,7 @@ func newDigestCLI(t *testing.T) *cli {
 	c.env["WEEKLY_BASE_URL"] = "https://weekly.example.com"
 	c.ok("init")
 	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	ls := links.NewStore(db, nil)
 	for _, p := range []links.AddParams{
@@ -139,11 +136,7 @@ func TestIssuesCommands(t *testing.T) {
 		t.Errorf("issues list --json with none = %q, want []", got)
 	}
 	c.ok("digest", "build")
-	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).UnixMilli()
 	for _, q := range []string{

@@ -92,10 +92,7 @@ func TestLinksCommands(t *testing.T) {
 func markSent(t *testing.T, c *cli, number int, ids ...int64) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backendweekly/weekly/store"
 )
 
 // cli runs the program as a user would, with the given environment, and returns
@@ -29,6 +32,17 @@ func (c *cli) run(stdin string, args ...string) (stdout, stderr string, err erro
 	return out.String(), errb.String(), err
 }
 
+// openTestDB opens the database at path, failing the test if it cannot; the
+// caller closes it.
+func openTestDB(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // ok runs args and fails the test if the command fails.
 func (c *cli) ok(args ...string) string {
 	c.t.Helper()
@@ -43,10 +57,7 @@ func TestInitTwiceIsSafe(t *testing.T) {
 	c := newCLI(t)
 	c.ok("init")
 	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	tk1, err := loadTokens(ctx, db)
 	if err != nil {

@@ -24,10 +24,7 @@ func sendCLI(t *testing.T) *cli {
 	c.env["WEEKLY_OUTBOX"] = filepath.Join(t.TempDir(), "outbox")
 	c.ok("init")
 	ctx := context.Background()
-	db, err := openExisting(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	subs := subscribers.NewStore(db, nil)
 	for _, a := range []string{"ada@example.org", "bob@example.org", "cy@example.org"} {

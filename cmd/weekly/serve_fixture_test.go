@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/backendweekly/weekly/mailer/smtptest"
-	"github.com/backendweekly/weekly/store"
 	"github.com/backendweekly/weekly/subscribers"
 )
 
@@ -51,10 +50,7 @@ func queueLinks(t *testing.T, c *cli, prefix string, n int) {
 func addSubscribers(t *testing.T, c *cli, n int) []string {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, c.env["WEEKLY_DB"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, c.env["WEEKLY_DB"])
 	defer db.Close()
 	subs := subscribers.NewStore(db, nil)
 	var emails []string
@@ -191,10 +187,7 @@ func getPage(t *testing.T, u string) (int, string) {
 // deliveryStatuses counts the deliveries of every issue by status.
 func deliveryStatuses(t *testing.T, dbPath string) map[string]int {
 	t.Helper()
-	db, err := store.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, dbPath)
 	defer db.Close()
 	rows, err := db.Query(`SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
 	if err != nil {

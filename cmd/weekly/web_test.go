@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backendweekly/weekly/store"
 	"github.com/backendweekly/weekly/subscribers"
 )
 
@@ -138,10 +137,7 @@ func postForm(t *testing.T, u, body string) int {
 
 func subscriberStatus(t *testing.T, dbPath, email string) subscribers.Status {
 	t.Helper()
-	db, err := store.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, dbPath)
 	defer db.Close()
 	sub, err := subscribers.NewStore(db, time.Now).ByEmail(context.Background(), email)
 	if err != nil {
