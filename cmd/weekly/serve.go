@@ -82,9 +82,7 @@ func newDaemon(ctx context.Context, e *env, c *config) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	// As for 'weekly web': a fixed pool keeps SQLite connections (and their caches) open.
 	db.SetMaxOpenConns(webDBConns)
-	db.SetMaxIdleConns(webDBConns)
 	log := c.newLogger(e)
 	return &daemon{
 		c: c, e: e, log: log, db: db,

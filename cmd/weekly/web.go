@@ -10,6 +10,7 @@ import (
 
 	"github.com/backendweekly/weekly/digest"
 	"github.com/backendweekly/weekly/mailer"
+	"github.com/backendweekly/weekly/store"
 	"github.com/backendweekly/weekly/subscribers"
 	"github.com/backendweekly/weekly/templates"
 	"github.com/backendweekly/weekly/web"
@@ -43,11 +44,7 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	// database/sql keeps only 2 idle connections by default, so under load it opens and
-	// closes SQLite connections all the time, each with a cold page cache. A fixed pool
-	// keeps them open.
 	db.SetMaxOpenConns(webDBConns)
-	db.SetMaxIdleConns(webDBConns)
 	srv, closeMail, err := newWebServer(ctx, &c, db, log, pages, time.Now)
 	if err != nil {
 		return err
@@ -61,9 +58,11 @@ func cmdWeb(ctx context.Context, e *env, args []string) error {
 	return srv.Run(ctx, ln)
 }
 
-// webDBConns is the size of the web server's database pool: enough readers for two
-// cores, while the server writes through one connection at a time anyway.
-const webDBConns = 8
+// webDBConns caps the database pool of 'weekly web' and 'weekly serve': enough
+// readers for two cores, while the server writes through one connection at a time
+// anyway. It equals the connections store.Open keeps idle, so none is ever closed
+// and reopened under load.
+const webDBConns = store.IdleConns
 
 // newWebServer builds the web server from validated content, mail, web and store
 // settings, rendering with pages ('weekly serve' reloads them on SIGHUP). The
